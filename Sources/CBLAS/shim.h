@@ -1,0 +1,3 @@
+// OpenBLAS's own cblas.h (Debian: libopenblas-dev, include path from pkg-config `openblas`).
+#include <cblas.h>
+

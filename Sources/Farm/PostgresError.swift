@@ -1,0 +1,44 @@
+/// A PostgreSQL operation failed.
+public struct PostgresError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure, extensible.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+        /// Could not open a connection.
+        public static let connection = Code(name: "connection")
+        /// The server rejected or failed a statement.
+        public static let query = Code(name: "query")
+        /// A result had an unexpected shape or value.
+        public static let result = Code(name: "result")
+    }
+
+    public let code: Code
+    /// The statement, when one was running.
+    public let query: String?
+    /// The SQLSTATE the server sent, e.g. `40001`.
+    public let sqlState: String?
+    /// libpq's message.
+    public let message: String
+
+    public init(code: Code, query: String? = nil, sqlState: String? = nil, message: String) {
+        self.code = code
+        self.query = query
+        self.sqlState = sqlState
+        self.message = message
+    }
+
+    /// True for errors worth retrying on a new connection (the link or the server went away).
+    public var isConnectionLoss: Bool {
+        code == .connection || sqlState?.hasPrefix("08") == true || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
+            || (sqlState == nil && code == .query)
+    }
+
+    public var description: String {
+        switch code {
+        case .connection:
+            "cannot connect to PostgreSQL: \(message). Set DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE) or pass --database."
+        default:
+            "PostgreSQL \(code) error\(sqlState.map { " \($0)" } ?? ""): \(message)\(query.map { " [query: \($0.prefix(200))]" } ?? "")"
+        }
+    }
+}

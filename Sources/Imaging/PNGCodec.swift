@@ -1,0 +1,118 @@
+internal import CLibPNG
+import Foundation
+
+/// Encodes and decodes PNG files through libpng's simplified `png_image` API, which reports errors
+/// by return value (no setjmp/longjmp), plus text chunks handled here.
+public enum PNGCodec {
+    /// One textual chunk: `tEXt` when key and value are Latin-1, `iTXt` (UTF-8) otherwise.
+    public struct TextChunk: Equatable, Sendable {
+        public let key: String
+        public let value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    /// Encodes `image` as an 8-bit RGB PNG with the given text chunks placed right after `IHDR`.
+    public static func encode(_ image: RGBImage, text: [TextChunk] = []) throws -> [UInt8] {
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        png.width = UInt32(image.width)
+        png.height = UInt32(image.height)
+        png.format = UInt32(PNG_FORMAT_RGB)
+        var size: Int = 0
+        let ok = image.pixels.withUnsafeBytes { buf in
+            png_image_write_to_memory(&png, nil, &size, 0, buf.baseAddress, Int32(image.width * 3), nil)
+        }
+        guard ok != 0, size > 0 else { throw PNGError(code: .encode, path: nil, reason: message(of: &png)) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let ok2 = image.pixels.withUnsafeBytes { buf in
+            bytes.withUnsafeMutableBytes { out in
+                png_image_write_to_memory(&png, out.baseAddress, &size, 0, buf.baseAddress, Int32(image.width * 3), nil)
+            }
+        }
+        guard ok2 != 0 else { throw PNGError(code: .encode, path: nil, reason: message(of: &png)) }
+        bytes.removeSubrange(size...)
+        return try insertText(text, into: bytes)
+    }
+
+    /// Writes `image` to `path` atomically: a temporary file in the same directory, then a rename,
+    /// so a reader never sees half a file and a failure leaves nothing behind.
+    public static func write(_ image: RGBImage, to path: String, text: [TextChunk] = []) throws {
+        let bytes = try encode(image, text: text)
+        try writeAtomically(bytes, to: path)
+    }
+
+    /// Writes bytes to `path` through a temporary sibling and `rename(2)`.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let dir = url.deletingLastPathComponent().path
+        let temp = "\(dir)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw PNGError(code: .write, path: path, reason: String(cString: strerror(errno))) }
+        var written = 0
+        var failure: Int32 = 0
+        bytes.withUnsafeBytes { buf in
+            while written < buf.count {
+                let n = Foundation.write(fd, buf.baseAddress! + written, buf.count - written)
+                if n < 0 { if errno == EINTR { continue }; failure = errno; break }
+                written += n
+            }
+        }
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        close(fd)
+        if failure == 0, rename(temp, path) != 0 { failure = errno }
+        if failure != 0 {
+            unlink(temp)
+            throw PNGError(code: .write, path: path, reason: String(cString: strerror(failure)))
+        }
+    }
+
+    /// A decoded PNG: pixels as 8-bit RGB (alpha dropped), whether the file had alpha, and its text chunks.
+    public struct Decoded: Sendable {
+        public let image: RGBImage
+        public let hadAlpha: Bool
+        public let text: [TextChunk]
+    }
+
+    /// Reads a PNG file.
+    public static func read(path: String) throws -> Decoded {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PNGError(code: .read, path: path, reason: "file does not exist or is not readable")
+        }
+        return try decode([UInt8](data), path: path)
+    }
+
+    /// Decodes PNG bytes into 8-bit RGB.
+    public static func decode(_ bytes: [UInt8], path: String? = nil) throws -> Decoded {
+        let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
+        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
+            throw PNGError(code: .notPNG, path: path, reason: "the file does not start with the PNG signature")
+        }
+        var png = png_image()
+        png.version = UInt32(PNG_IMAGE_VERSION)
+        let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&png, $0.baseAddress, $0.count) }
+        guard begun != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
+        let hadAlpha = (png.format & UInt32(PNG_FORMAT_FLAG_ALPHA)) != 0
+        png.format = UInt32(PNG_FORMAT_RGB)
+        let width = Int(png.width), height = Int(png.height)
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        let finished = bytes.withUnsafeBytes { _ in
+            pixels.withUnsafeMutableBytes { out in
+                png_image_finish_read(&png, nil, out.baseAddress, Int32(width * 3), nil)
+            }
+        }
+        guard finished != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
+        return Decoded(image: RGBImage(width: width, height: height, pixels: pixels), hadAlpha: hadAlpha,
+                       text: textChunks(in: bytes))
+    }
+
+    private static func message(of png: inout png_image) -> String {
+        let text = withUnsafeBytes(of: &png.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        png_image_free(&png)
+        return text.isEmpty ? "libpng reported an error" : text
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct SDFarm: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sdfarm",
+        abstract: "Stable Diffusion render farm: render locally, or submit and manage jobs in the PostgreSQL queue.",
+        subcommands: [Doctor.self]
+    )
+}

@@ -1,0 +1,22 @@
+import Foundation
+import Testing
+
+@Suite("sdfarm doctor")
+struct DoctorTests {
+    @Test("doctor --json reports the kernels in use and a positive sgemm rate")
+    func doctorJSON() throws {
+        let result = try BinaryRunner.run("sdfarm", ["doctor", "--json", "--size", "256"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((json["active"] as? String)?.isEmpty == false)
+        let measured = try #require(json["measured"] as? [[String: Any]])
+        #expect(((measured.first?["gflops"] as? Double) ?? 0) > 0)
+    }
+
+    @Test("an unknown option is a usage error with a non-zero exit")
+    func badOption() throws {
+        let result = try BinaryRunner.run("sdfarm", ["doctor", "--no-such-option"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("no-such-option"))
+    }
+}
