@@ -146,7 +146,8 @@ public enum Kernels {
                         let shift = pb[ch] - Float(mean) * scale
                         let o = base + cc * spatial
                         if silu {
-                            for i in 0..<spatial { let v = px[o + i] * scale + shift; out[o + i] = v / (1 + exp(-v)) }
+                            let dst = out.baseAddress! + o
+                            FastMath.apply(px.baseAddress! + o, dst, count: spatial) { v in FastMath.silu(v * scale + shift) }
                         } else {
                             for i in 0..<spatial { out[o + i] = px[o + i] * scale + shift }
                         }
@@ -209,9 +210,7 @@ public enum Kernels {
                             let limit = causal ? min(nk, r0 + r + 1) : nk
                             var m = -Float.infinity
                             for j in 0..<limit { m = max(m, row[j]) }
-                            var s: Float = 0
-                            for j in 0..<limit { let e = exp(row[j] - m); row[j] = e; s += e }
-                            let inv = 1 / s
+                            let inv = 1 / FastMath.expShiftedSum(row, count: limit, shift: m)
                             for j in 0..<limit { row[j] *= inv }
                             if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
                         }
@@ -242,13 +241,19 @@ public enum Kernels {
     }
 
     /// SiLU, x·sigmoid(x).
-    public static func silu(_ x: Tensor) -> Tensor { x.map { $0 / (1 + exp(-$0)) } }
+    public static func silu(_ x: Tensor) -> Tensor { vectorMap(x, FastMath.silu) }
 
-    /// GELU with the exact erf form (PyTorch's default).
-    public static func gelu(_ x: Tensor) -> Tensor { x.map { 0.5 * $0 * (1 + erf($0 / Float(2).squareRoot())) } }
+    /// GELU with the erf form (PyTorch's default), erf to 2e-7.
+    public static func gelu(_ x: Tensor) -> Tensor { vectorMap(x, FastMath.gelu) }
 
     /// CLIP's quick GELU, x·sigmoid(1.702x).
-    public static func quickGelu(_ x: Tensor) -> Tensor { x.map { $0 / (1 + exp(-1.702 * $0)) } }
+    public static func quickGelu(_ x: Tensor) -> Tensor { vectorMap(x) { $0 / (1 + FastMath.exp(-1.702 * $0)) } }
+
+    static func vectorMap(_ x: Tensor, _ f: (FastMath.V) -> FastMath.V) -> Tensor {
+        Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { src in FastMath.apply(src.baseAddress!, out.baseAddress!, count: out.count, f) }
+        }
+    }
 
     /// GEGLU: for x [.., 2·n] returns x[.., :n] · gelu(x[.., n:]).
     public static func geglu(_ x: Tensor) -> Tensor {
@@ -260,10 +265,8 @@ public enum Kernels {
             x.withUnsafeBufferPointer { px in
                 for r in 0..<rows {
                     let src = px.baseAddress! + r * two, dst = out.baseAddress! + r * half
-                    for i in 0..<half {
-                        let g = src[half + i]
-                        dst[i] = src[i] * (0.5 * g * (1 + erf(g / Float(2).squareRoot())))
-                    }
+                    FastMath.apply(src + half, dst, count: half, FastMath.gelu)
+                    for i in 0..<half { dst[i] *= src[i] }
                 }
             }
         }
