@@ -9,7 +9,9 @@ public enum FastMath {
     @inlinable @inline(__always)
     public static func exp(_ x: V) -> V {
         var x = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
-        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        // Round to nearest with the 1.5·2²³ trick: the integer lands in the low mantissa bits.
+        let shifted = x * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
         x = x - n * 0.693_359_375
         x = x + n * 2.121_944_4e-4
         var p = V(repeating: 1.987_569_15e-4)
@@ -20,7 +22,7 @@ public enum FastMath {
         p = p * x + 5.000_000_1e-1
         let x2 = x * x
         let r = p * x2 + x + 1
-        let bits = (SIMD8<Int32>(n) &+ 127) &<< 23
+        let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         return r * unsafeBitCast(bits, to: V.self)
     }
 

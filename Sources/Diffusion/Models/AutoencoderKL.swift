@@ -56,7 +56,7 @@ struct VAEMidBlock: Sendable {
         if hasAttention {
             let a = w["attentions.0"]
             // Old diffusers files name the projections query/key/value/proj_attn.
-            if a.contains("query.weight") {
+            if !a.contains("to_q.weight"), a.contains("query.weight") {
                 let renamed = RenamedWeights(base: a.source, map: [
                     "\(a.prefix).to_q.weight": "\(a.prefix).query.weight", "\(a.prefix).to_q.bias": "\(a.prefix).query.bias",
                     "\(a.prefix).to_k.weight": "\(a.prefix).key.weight", "\(a.prefix).to_k.bias": "\(a.prefix).key.bias",

@@ -35,6 +35,7 @@ public struct Weights: Sendable {
     /// `[o, i]` is expected (old VAE checkpoints store attention projections that way).
     public func load(_ name: String, shape expected: [Int]) throws -> Tensor {
         let full = fullName(name)
+        if let synthetic = source as? SyntheticWeights { return synthetic.make(full, shape: expected) }
         guard let actual = source.shape(of: full) else {
             throw ModelError(code: .missingTensor, origin: source.origin, tensor: full,
                              message: "expected shape \(expected)")
@@ -92,4 +93,31 @@ public final class RenamedWeights: WeightSource, @unchecked Sendable {
     }
     /// The diffusers names this view offers.
     public var names: [String] { Array(map.keys) }
+}
+
+/// Deterministic pseudo-random weights of whatever shape a layer asks for: benchmarks of full-size
+/// architectures without a checkpoint file. Values ~ U(−a, a) with a = √(3/fan_in), norm weights 1.
+public final class SyntheticWeights: WeightSource, @unchecked Sendable {
+    public let origin = "<synthetic weights>"
+    public init() {}
+    public func contains(_ name: String) -> Bool { true }
+    public func shape(of name: String) -> [Int]? { nil }
+    public func tensor(_ name: String) throws -> Tensor {
+        throw ModelError(code: .missingTensor, origin: origin, tensor: name, message: "synthetic weights need a shape")
+    }
+
+    func make(_ name: String, shape: [Int]) -> Tensor {
+        let isNorm = name.contains("norm") && shape.count == 1
+        let fanIn = shape.count > 1 ? shape.dropFirst().reduce(1, *) : 1
+        let amplitude = Float((3.0 / Double(fanIn)).squareRoot())
+        var state = UInt64(truncatingIfNeeded: name.hashValue) | 1
+        return Tensor(shape: shape) { b in
+            if isNorm && name.hasSuffix("weight") { b.initialize(repeating: 1); return }
+            let scale = shape.count == 1 ? Float(0.02) : amplitude
+            for i in b.indices {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                b[i] = (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
+            }
+        }
+    }
 }
