@@ -1,0 +1,157 @@
+// Matches PyTorch's CPU generator (`torch.Generator("cpu").manual_seed(s)`) and float32 `torch.randn`,
+// as of PyTorch 2.x (checked against the v2.5 sources):
+// - engine and seeding: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/core/MT19937RNGEngine.h
+// - generator, random()/random64(), cached normals: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/CPUGeneratorImpl.cpp
+// - uniform and normal transforms: https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/core/TransformationHelper.h
+//   and https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/core/DistributionsHelper.h
+// - the 16-wide Box–Muller fill for float32 tensors of ≥ 16 elements:
+//   https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/DistributionTemplates.h (`normal_fill`)
+//   dispatched from https://github.com/pytorch/pytorch/blob/main/aten/src/ATen/native/cpu/DistributionKernels.cpp
+// The scalar `normal_fill` kernel is reproduced (float log/sqrt/cos/sin, θ as a double product rounded
+// to float). PyTorch builds with an AVX2 kernel that uses polynomial approximations instead; where
+// that one ran, values differ in the last bits.
+public import Tensor
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A random source that reproduces PyTorch's CPU generator bit for bit: MT19937 seeded like
+/// `manual_seed`, and `randn` drawn as `torch.randn(shape, generator=g)` draws for float32.
+public struct TorchGenerator: Sendable {
+    private var engine: MT19937
+    /// The second value of the last double Box–Muller pair (PyTorch's `next_double_normal_sample`).
+    private var cachedNormal: Double?
+
+    /// A generator in the state `torch.Generator("cpu").manual_seed(seed)` leaves; only the low 32 bits
+    /// of `seed` matter, as in PyTorch.
+    public init(seed: UInt64) {
+        engine = MT19937(seed: UInt32(truncatingIfNeeded: seed))
+        cachedNormal = nil
+    }
+
+    /// The next 32 random bits (`CPUGeneratorImpl::random`).
+    public mutating func random32() -> UInt32 { engine.next() }
+
+    /// The next 64 random bits, first draw in the high half (`CPUGeneratorImpl::random64`).
+    public mutating func random64() -> UInt64 {
+        let high = UInt64(engine.next())
+        let low = UInt64(engine.next())
+        return high << 32 | low
+    }
+
+    /// A float uniform in [0, 1) from 24 bits of one draw.
+    @inline(__always)
+    mutating func uniformFloat() -> Float { Float(engine.next() & 0xFF_FFFF) * 0x1p-24 }
+
+    /// A double uniform in [0, 1) from 53 bits of one 64-bit draw.
+    @inline(__always)
+    mutating func uniformDouble() -> Double { Double(random64() & ((1 << 53) - 1)) * 0x1p-53 }
+
+    /// One standard normal double (`at::normal_distribution<double>`), using and refilling the cache.
+    mutating func normalDouble() -> Double {
+        if let cached = cachedNormal {
+            cachedNormal = nil
+            return cached
+        }
+        let u1 = uniformDouble()
+        let u2 = uniformDouble()
+        let r = sqrt(-2.0 * log1p(-u2))
+        let theta = 2.0 * Double.pi * u1
+        cachedNormal = r * sin(theta)
+        return r * cos(theta)
+    }
+
+    /// Standard normal float32 values drawn as `torch.randn(shape, generator=g)` draws them.
+    public mutating func randn(_ shape: [Int]) -> Tensor {
+        let count = shape.reduce(1, *)
+        precondition(count >= 0 && shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        return Tensor(shape: shape) { fill($0) }
+    }
+
+    /// `count` standard normal float32 values, as `torch.randn(count, generator=g)` draws them.
+    public mutating func randnFloats(count: Int) -> [Float] {
+        precondition(count >= 0, "negative count")
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBufferPointer { fill($0) }
+        return values
+    }
+
+    /// Fills `data` with normals: the 16-block path for ≥ 16 elements, cached double normals below.
+    private mutating func fill(_ data: UnsafeMutableBufferPointer<Float>) {
+        let n = data.count
+        guard n > 0 else { return }
+        if n < 16 {
+            for i in 0..<n { data[i] = Float(normalDouble()) }
+            return
+        }
+        for i in 0..<n { data[i] = uniformFloat() }
+        var i = 0
+        while i + 16 <= n {
+            Self.boxMuller16(data.baseAddress! + i)
+            i += 16
+        }
+        if n % 16 != 0 {
+            let tail = data.baseAddress! + (n - 16)
+            for j in 0..<16 { tail[j] = uniformFloat() }
+            Self.boxMuller16(tail)
+        }
+    }
+
+    /// PyTorch's `normal_fill_16` with mean 0 and std 1, in float as the scalar kernel computes it.
+    @inline(__always)
+    private static func boxMuller16(_ d: UnsafeMutablePointer<Float>) {
+        for j in 0..<8 {
+            let u1: Float = 1 - d[j]
+            let u2: Float = d[j + 8]
+            let radius: Float = sqrtf(-2 * logf(u1))
+            let theta = Float(2.0 * Double.pi * Double(u2))
+            d[j] = radius * cosf(theta)
+            d[j + 8] = radius * sinf(theta)
+        }
+    }
+}
+
+/// The 32-bit Mersenne Twister (Matsumoto & Nishimura 1998), seeded with `init_genrand`.
+struct MT19937: Sendable {
+    private static let n = 624
+    private static let m = 397
+    private var state: [UInt32]
+    private var index: Int
+
+    init(seed: UInt32) {
+        var state = [UInt32](repeating: 0, count: Self.n)
+        state[0] = seed
+        for j in 1..<Self.n {
+            let previous = state[j - 1]
+            state[j] = 1_812_433_253 &* (previous ^ (previous >> 30)) &+ UInt32(j)
+        }
+        self.state = state
+        index = Self.n
+    }
+
+    mutating func next() -> UInt32 {
+        if index >= Self.n { twist() }
+        var y = state[index]
+        index += 1
+        y ^= y >> 11
+        y ^= (y << 7) & 0x9D2C_5680
+        y ^= (y << 15) & 0xEFC6_0000
+        y ^= y >> 18
+        return y
+    }
+
+    private mutating func twist() {
+        state.withUnsafeMutableBufferPointer { s in
+            let n = Self.n, m = Self.m
+            for k in 0..<n {
+                let y = (s[k] & 0x8000_0000) | (s[(k + 1) % n] & 0x7FFF_FFFF)
+                var value = s[(k + m) % n] ^ (y >> 1)
+                if y & 1 != 0 { value ^= 0x9908_B0DF }
+                s[k] = value
+            }
+        }
+        index = 0
+    }
+}

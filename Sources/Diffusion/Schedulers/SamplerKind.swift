@@ -1,0 +1,51 @@
+/// The samplers this library implements, by their diffusers-style names.
+public enum SamplerKind: String, CaseIterable, Sendable {
+    case ddim
+    case euler
+    case euler_a
+
+    /// The name AUTOMATIC1111's web UI writes in its parameters text.
+    public var a1111Name: String {
+        switch self {
+        case .ddim: "DDIM"
+        case .euler: "Euler"
+        case .euler_a: "Euler a"
+        }
+    }
+
+    /// The diffusers scheduler class this sampler reproduces.
+    public var diffusersClassName: String {
+        switch self {
+        case .ddim: "DDIMScheduler"
+        case .euler: "EulerDiscreteScheduler"
+        case .euler_a: "EulerAncestralDiscreteScheduler"
+        }
+    }
+
+    /// Parses a sampler name: `ddim`, `euler`, `euler_a` (also `euler-a`, A1111's "Euler a", and the
+    /// diffusers class names), case-insensitively.
+    /// - Throws: `SchedulerError.Code.unknownSampler` listing the known names.
+    public init(parsing name: String) throws {
+        let key = name.trimmingWhitespace().lowercased()
+        for kind in Self.allCases {
+            let spellings = [kind.rawValue, kind.rawValue.replacingUnderscores(with: "-"), kind.a1111Name.lowercased(),
+                             kind.diffusersClassName.lowercased()]
+            if spellings.contains(key) { self = kind; return }
+        }
+        throw SchedulerError(.unknownSampler, context: name,
+                             message: "unknown sampler '\(name)'; known samplers: \(Self.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars.drop { $0.properties.isWhitespace }
+        var view = String.UnicodeScalarView(scalars)
+        while let last = view.last, last.properties.isWhitespace { view.removeLast() }
+        return String(view)
+    }
+
+    fileprivate func replacingUnderscores(with replacement: Character) -> String {
+        String(map { $0 == "_" ? replacement : $0 })
+    }
+}

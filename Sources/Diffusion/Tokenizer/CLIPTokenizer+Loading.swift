@@ -1,0 +1,119 @@
+import Foundation
+
+extension CLIPTokenizer {
+    /// Loads a tokenizer folder: `vocab.json` + `merges.txt`, or `tokenizer.json`; the pad token comes
+    /// from `tokenizer_config.json` or `special_tokens_map.json` (default `<|endoftext|>`).
+    ///
+    /// A diffusers model folder is accepted too (its `tokenizer/` subfolder is used).
+    /// - Throws: `TokenizerError` when neither layout exists or a file is malformed.
+    public static func load(directory: String) throws -> CLIPTokenizer {
+        let fm = FileManager.default
+        var folder = URL(fileURLWithPath: directory)
+        func has(_ name: String, in url: URL) -> Bool { fm.fileExists(atPath: url.appendingPathComponent(name).path) }
+        func hasLayout(_ url: URL) -> Bool {
+            (has("vocab.json", in: url) && has("merges.txt", in: url)) || has("tokenizer.json", in: url)
+        }
+        if !hasLayout(folder), hasLayout(folder.appendingPathComponent("tokenizer")) {
+            folder = folder.appendingPathComponent("tokenizer")
+        }
+        guard hasLayout(folder) else {
+            var isDirectory: ObjCBool = false
+            let exists = fm.fileExists(atPath: directory, isDirectory: &isDirectory)
+            let what = !exists ? "the folder does not exist" : (!isDirectory.boolValue ? "it is not a folder" : "it holds neither vocab.json + merges.txt nor tokenizer.json")
+            throw TokenizerError(.missingFiles, path: directory,
+                                 message: "no CLIP tokenizer here (\(what)); pass a model's tokenizer/ folder, or weights/clip for single-file checkpoints")
+        }
+        let padToken = try readPadToken(folder)
+        if has("vocab.json", in: folder), has("merges.txt", in: folder) {
+            let vocabURL = folder.appendingPathComponent("vocab.json")
+            let vocabulary = try readVocabulary(try readJSON(vocabURL), origin: vocabURL.path)
+            let mergesURL = folder.appendingPathComponent("merges.txt")
+            let merges = try readMergesText(mergesURL)
+            return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: padToken ?? "<|endoftext|>", origin: folder.path)
+        }
+        let url = folder.appendingPathComponent("tokenizer.json")
+        guard let root = try readJSON(url) as? [String: Any], let model = root["model"] as? [String: Any] else {
+            throw TokenizerError(.invalidFormat, path: url.path, message: "no 'model' object; this is not a tokenizers JSON file")
+        }
+        if let type = model["type"] as? String, type != "BPE" {
+            throw TokenizerError(.invalidFormat, path: url.path, message: "the model is \(type), not BPE; this is not a CLIP tokenizer")
+        }
+        var vocabulary = try readVocabulary(model["vocab"] as Any, origin: url.path)
+        for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
+            if let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue { vocabulary[content] = id }
+        }
+        guard let rawMerges = model["merges"] as? [Any] else {
+            throw TokenizerError(.invalidFormat, path: url.path, message: "model.merges is missing; re-save the tokenizer with transformers")
+        }
+        var merges: [(String, String)] = []
+        merges.reserveCapacity(rawMerges.count)
+        for entry in rawMerges {
+            if let line = entry as? String {
+                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw TokenizerError(.invalidFormat, path: url.path, message: "merge '\(line)' is not two symbols") }
+                merges.append((String(parts[0]), String(parts[1])))
+            } else if let pair = entry as? [Any], pair.count == 2, let a = pair[0] as? String, let b = pair[1] as? String {
+                merges.append((a, b))
+            } else {
+                throw TokenizerError(.invalidFormat, path: url.path, message: "a merge is neither \"a b\" nor [\"a\", \"b\"]")
+            }
+        }
+        let padding = (root["padding"] as? [String: Any])?["pad_token"] as? String
+        return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: padToken ?? padding ?? "<|endoftext|>", origin: folder.path)
+    }
+
+    private static func readJSON(_ url: URL) throws -> Any {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TokenizerError(.unreadable, path: url.path, message: "cannot read the file (\(error.localizedDescription))")
+        }
+        do { return try JSONSerialization.jsonObject(with: data) } catch {
+            throw TokenizerError(.invalidFormat, path: url.path, message: "not valid JSON; download the tokenizer files again")
+        }
+    }
+
+    private static func readVocabulary(_ object: Any, origin: String) throws -> [String: Int] {
+        guard let raw = object as? [String: Any] else {
+            throw TokenizerError(.invalidFormat, path: origin, message: "the vocabulary is not an object of token → id")
+        }
+        var vocabulary: [String: Int] = [:]
+        vocabulary.reserveCapacity(raw.count)
+        for (token, value) in raw {
+            guard let id = (value as? NSNumber)?.intValue ?? (value as? Int) else {
+                throw TokenizerError(.invalidFormat, path: origin, message: "token '\(token)' has a non-integer id")
+            }
+            vocabulary[token] = id
+        }
+        return vocabulary
+    }
+
+    private static func readMergesText(_ url: URL) throws -> [(String, String)] {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw TokenizerError(.unreadable, path: url.path, message: "cannot read the file as UTF-8 (\(error.localizedDescription))")
+        }
+        var merges: [(String, String)] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.hasSuffix("\r") ? line.dropLast() : line
+            if trimmed.isEmpty || (number == 0 && trimmed.hasPrefix("#version")) { continue }
+            let parts = trimmed.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2 else {
+                throw TokenizerError(.invalidFormat, path: url.path, message: "line \(number + 1) ('\(trimmed.prefix(40))') is not two symbols separated by a space")
+            }
+            merges.append((String(parts[0]), String(parts[1])))
+        }
+        return merges
+    }
+
+    /// `pad_token` from tokenizer_config.json, else special_tokens_map.json; a string or `{"content": …}`.
+    private static func readPadToken(_ folder: URL) throws -> String? {
+        for name in ["tokenizer_config.json", "special_tokens_map.json"] {
+            let url = folder.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            guard let object = try readJSON(url) as? [String: Any] else { continue }
+            if let pad = object["pad_token"] as? String { return pad }
+            if let pad = (object["pad_token"] as? [String: Any])?["content"] as? String { return pad }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+
+/// The ids of one prompt for the text encoder: `[BOS, tokens…, EOS]`, truncated and padded.
+public struct TokenizedPrompt: Sendable, Equatable {
+    /// Exactly `maxLength` ids.
+    public let ids: [Int]
+    /// Tokens the prompt needs including BOS and EOS, before truncation.
+    public let tokenCount: Int
+
+    public init(ids: [Int], tokenCount: Int) {
+        self.ids = ids
+        self.tokenCount = tokenCount
+    }
+
+    /// How many tokens were cut off to fit (0 when the prompt fits).
+    public var truncatedTokens: Int { max(0, tokenCount - ids.count) }
+}
+
+/// CLIP's byte-level BPE tokenizer, giving the ids transformers' `CLIPTokenizer` (tokenizers backend) gives.
+///
+/// Matches transformers v5 `CLIPTokenizer` / tokenizers' CLIP pipeline (see REFERENCE.md §2;
+/// https://github.com/huggingface/transformers/blob/main/src/transformers/models/clip/tokenization_clip.py,
+/// https://github.com/openai/CLIP/blob/main/clip/simple_tokenizer.py):
+/// normalise (NFC, collapse whitespace runs to one space, lowercase), split off the special tokens,
+/// pre-tokenise with CLIP's pattern, map UTF-8 bytes to characters, apply BPE merges by rank with
+/// `</w>` marking a word's end.
+public final class CLIPTokenizer: @unchecked Sendable {
+    /// Token string → id.
+    public let vocabulary: [String: Int]
+    /// `"left right"` → merge rank (lower merges first).
+    private let mergeRanks: [String: Int]
+    public let padTokenID: Int
+    public let bosTokenID: Int
+    public let eosTokenID: Int
+    /// The special token strings split off before pre-tokenisation, with their ids.
+    private let specialTokens: [(text: [Unicode.Scalar], id: Int)]
+
+    private let cacheLock = NSLock()
+    private var cache: [String: [Int]] = [:]
+
+    /// A tokenizer from a vocabulary and ranked merges.
+    /// - Parameters:
+    ///   - vocabulary: token → id; must hold `<|startoftext|>` and `<|endoftext|>`.
+    ///   - merges: merge pairs in rank order.
+    ///   - padToken: the padding token (`<|endoftext|>` for SD 1.x, `!` for SD 2.x).
+    public init(vocabulary: [String: Int], merges: [(String, String)], padToken: String = "<|endoftext|>", origin: String = "<memory>") throws {
+        guard let bos = vocabulary["<|startoftext|>"], let eos = vocabulary["<|endoftext|>"] else {
+            throw TokenizerError(.missingToken, path: origin, message: "the vocabulary lacks <|startoftext|> or <|endoftext|>; this is not a CLIP tokenizer")
+        }
+        guard let pad = vocabulary[padToken] else {
+            throw TokenizerError(.missingToken, path: origin, message: "the pad token '\(padToken)' is not in the vocabulary; fix pad_token in tokenizer_config.json")
+        }
+        self.vocabulary = vocabulary
+        var ranks: [String: Int] = [:]
+        ranks.reserveCapacity(merges.count)
+        for (rank, pair) in merges.enumerated() where ranks["\(pair.0) \(pair.1)"] == nil {
+            ranks["\(pair.0) \(pair.1)"] = rank
+        }
+        mergeRanks = ranks
+        bosTokenID = bos
+        eosTokenID = eos
+        padTokenID = pad
+        specialTokens = [(Array("<|startoftext|>".unicodeScalars), bos), (Array("<|endoftext|>".unicodeScalars), eos)]
+    }
+
+    /// BPE ids of `text`, without BOS and EOS.
+    public func encode(_ text: String) -> [Int] {
+        let normalized = Self.normalize(text)
+        var ids: [Int] = []
+        for segment in splitSpecialTokens(normalized) {
+            switch segment {
+            case .special(let id): ids.append(id)
+            case .text(let scalars):
+                for word in Self.preTokenize(scalars) { ids.append(contentsOf: bpeIDs(word)) }
+            }
+        }
+        return ids
+    }
+
+    /// `[BOS, ids…, EOS]` truncated to `maxLength` (the last kept id is EOS) and padded with the pad id.
+    public func tokenize(_ text: String, maxLength: Int = 77) -> TokenizedPrompt {
+        precondition(maxLength >= 2, "maxLength must leave room for BOS and EOS")
+        let body = encode(text)
+        var ids = [bosTokenID]
+        ids.append(contentsOf: body.prefix(maxLength - 2))
+        ids.append(eosTokenID)
+        ids.append(contentsOf: repeatElement(padTokenID, count: maxLength - ids.count))
+        return TokenizedPrompt(ids: ids, tokenCount: body.count + 2)
+    }
+
+    // MARK: - Normalisation and pre-tokenisation
+
+    /// NFC, whitespace runs → one space, lowercase (per character, full mappings).
+    static func normalize(_ text: String) -> [Unicode.Scalar] {
+        let composed = text.precomposedStringWithCanonicalMapping
+        var out: [Unicode.Scalar] = []
+        out.reserveCapacity(composed.unicodeScalars.count)
+        var inSpace = false
+        for scalar in composed.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                if !inSpace { out.append(" ") }
+                inSpace = true
+                continue
+            }
+            inSpace = false
+            let lower = scalar.properties.lowercaseMapping
+            if lower.unicodeScalars.count == 1, lower.unicodeScalars.first == scalar {
+                out.append(scalar)
+            } else {
+                out.append(contentsOf: lower.unicodeScalars)
+            }
+        }
+        return out
+    }
+
+    enum Segment: Equatable {
+        case text(ArraySlice<Unicode.Scalar>)
+        case special(Int)
+    }
+
+    /// Splits out `<|startoftext|>` and `<|endoftext|>` (already lowercased by normalisation).
+    func splitSpecialTokens(_ scalars: [Unicode.Scalar]) -> [Segment] {
+        var segments: [Segment] = []
+        var start = 0
+        var i = 0
+        outer: while i < scalars.count {
+            if scalars[i] == "<" {
+                for special in specialTokens where scalars.count - i >= special.text.count
+                    && scalars[i..<(i + special.text.count)].elementsEqual(special.text) {
+                    if start < i { segments.append(.text(scalars[start..<i])) }
+                    segments.append(.special(special.id))
+                    i += special.text.count
+                    start = i
+                    continue outer
+                }
+            }
+            i += 1
+        }
+        if start < scalars.count { segments.append(.text(scalars[start..<scalars.count])) }
+        return segments
+    }
+
+    /// CLIP's pattern `'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`, matches kept, the
+    /// rest (whitespace) dropped.
+    static func preTokenize(_ scalars: ArraySlice<Unicode.Scalar>) -> [String] {
+        var words: [String] = []
+        var i = scalars.startIndex
+        let end = scalars.endIndex
+        func word(_ range: Range<Int>) -> String {
+            var s = String.UnicodeScalarView()
+            s.append(contentsOf: scalars[range])
+            return String(s)
+        }
+        while i < end {
+            let c = scalars[i]
+            if c == "'" {
+                let rest = scalars[(i + 1)..<min(end, i + 3)]
+                var length = 0
+                if let next = rest.first, "stmd".unicodeScalars.contains(next) { length = 2 }
+                if rest.count == 2 {
+                    let two = String(String.UnicodeScalarView(rest))
+                    if two == "re" || two == "ve" || two == "ll" { length = 3 }
+                }
+                if length > 0 {
+                    words.append(word(i..<(i + length)))
+                    i += length
+                    continue
+                }
+            }
+            switch category(c) {
+            case .letter:
+                var j = i + 1
+                while j < end, category(scalars[j]) == .letter { j += 1 }
+                words.append(word(i..<j))
+                i = j
+            case .number:
+                words.append(word(i..<(i + 1)))
+                i += 1
+            case .space:
+                i += 1
+            case .other:
+                var j = i + 1
+                while j < end, category(scalars[j]) == .other { j += 1 }
+                words.append(word(i..<j))
+                i = j
+            }
+        }
+        return words
+    }
+
+    enum Category { case letter, number, space, other }
+
+    /// `\p{L}`, `\p{N}`, `\s` (White_Space) or anything else.
+    static func category(_ scalar: Unicode.Scalar) -> Category {
+        if scalar.properties.isWhitespace { return .space }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return .letter
+        case .decimalNumber, .letterNumber, .otherNumber: return .number
+        default: return .other
+        }
+    }
+
+    // MARK: - BPE
+
+    /// Ids of one pre-token, cached.
+    private func bpeIDs(_ word: String) -> [Int] {
+        cacheLock.lock()
+        let cached = cache[word]
+        cacheLock.unlock()
+        if let cached { return cached }
+        let ids = bpe(word).map { vocabulary[$0] ?? eosTokenID }
+        cacheLock.lock()
+        if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
+        cache[word] = ids
+        cacheLock.unlock()
+        return ids
+    }
+
+    /// The BPE symbols of one pre-token: byte-level characters, `</w>` on the last, merged by rank.
+    func bpe(_ word: String) -> [String] {
+        var symbols = ByteLevelEncoding.symbols(of: word[...])
+        guard !symbols.isEmpty else { return [] }
+        symbols[symbols.count - 1] += "</w>"
+        while symbols.count > 1 {
+            var best: (rank: Int, left: String, right: String)?
+            for k in 0..<(symbols.count - 1) {
+                if let rank = mergeRanks["\(symbols[k]) \(symbols[k + 1])"], rank < (best?.rank ?? Int.max) {
+                    best = (rank, symbols[k], symbols[k + 1])
+                }
+            }
+            guard let best else { break }
+            var merged: [String] = []
+            merged.reserveCapacity(symbols.count)
+            var k = 0
+            while k < symbols.count {
+                if k + 1 < symbols.count, symbols[k] == best.left, symbols[k + 1] == best.right {
+                    merged.append(best.left + best.right)
+                    k += 2
+                } else {
+                    merged.append(symbols[k])
+                    k += 1
+                }
+            }
+            symbols = merged
+        }
+        return symbols
+    }
+}
