@@ -56,10 +56,10 @@ public struct CLIPTextModel: Sendable {
     let layers: [Layer]
     let finalNorm: LayerNorm
 
-    /// Loads weights named `text_model.*` (transformers' names).
+    /// Loads weights named `text_model.*` (transformers 4 files) or without that prefix (transformers 5 files).
     public init(config: CLIPTextConfig, weights root: Weights) throws {
         self.config = config
-        let w = root["text_model"]
+        let w = root.contains("embeddings.token_embedding.weight") ? root : root["text_model"]
         let d = config.hiddenSize
         tokenEmbedding = try w.load("embeddings.token_embedding.weight", shape: [config.vocabSize, d])
         positionEmbedding = try w.load("embeddings.position_embedding.weight", shape: [config.maxPositions, d])
