@@ -5,6 +5,6 @@ struct SDFarm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sdfarm",
         abstract: "Stable Diffusion render farm: render locally, or submit and manage jobs in the PostgreSQL queue.",
-        subcommands: [Doctor.self]
+        subcommands: [Render.self, Tokenize.self, Bench.self, Doctor.self]
     )
 }

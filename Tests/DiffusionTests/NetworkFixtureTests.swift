@@ -1,0 +1,68 @@
+import Diffusion
+import Foundation
+import Tensor
+import Testing
+
+/// The three networks against diffusers/transformers outputs for tiny random models with unusual configs
+/// (tools/fixtures/make_network_fixtures.py). Tolerance: 1e-4 relative to the reference's largest magnitude.
+@Suite("Networks match diffusers")
+struct NetworkFixtureTests {
+    static let models = ["net-a", "net-b"]
+
+    static func folder(_ model: String) -> String { Fixtures.path("networks/\(model)") }
+    static func reference(_ model: String) throws -> SafeTensorsFile {
+        try SafeTensorsFile(path: Fixtures.path("networks/\(model).reference.safetensors"))
+    }
+    static func meta(_ model: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("networks/\(model).reference.json")))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    /// max |ours − reference| / max |reference|.
+    static func relativeError(_ ours: Tensor, _ reference: Tensor) -> Float {
+        #expect(ours.shape == reference.shape)
+        return ours.maxAbsDifference(reference) / max(reference.maxAbs, 1e-12)
+    }
+
+    @Test("CLIP text encoder last_hidden_state", arguments: models)
+    func textEncoder(model: String) throws {
+        let ref = try Self.reference(model)
+        let dir = Self.folder(model) + "/text_encoder"
+        let encoder = try CLIPTextModel(config: CLIPTextConfig(ConfigFile(path: dir + "/config.json")),
+                                        weights: Weights(SafeTensorsFile(path: dir + "/model.safetensors")))
+        for k in 0..<3 {
+            let ids = try ref.tensor("ids_\(k)").scalars.map { Int($0) }
+            let out = try encoder([ids])
+            let err = Self.relativeError(out, try ref.tensor("text_\(k)"))
+            #expect(err < 1e-4, "prompt \(k): relative error \(err)")  // observed ≤ 3e-7
+        }
+    }
+
+    @Test("UNet2DConditionModel forward at integer and fractional timesteps", arguments: models)
+    func unet(model: String) throws {
+        let ref = try Self.reference(model)
+        let dir = Self.folder(model) + "/unet"
+        let unet = try UNet2DConditionModel(config: UNetConfig(ConfigFile(path: dir + "/config.json")),
+                                            weights: Weights(SafeTensorsFile(path: dir + "/diffusion_pytorch_model.safetensors")))
+        let timesteps = try #require(Self.meta(model)["unet_timesteps"] as? [Double])
+        for t in timesteps {
+            let name = t == t.rounded() ? "unet_out_\(Int(t))" : "unet_out_\(t)"
+            let out = unet(try ref.tensor("unet_sample"), timestep: Float(t), context: try ref.tensor("unet_context"))
+            let err = Self.relativeError(out, try ref.tensor(name))
+            #expect(err < 1e-4, "t=\(t): relative error \(err)")  // observed ≤ 1e-6
+        }
+    }
+
+    @Test("AutoencoderKL decode and encode", arguments: models)
+    func vae(model: String) throws {
+        let ref = try Self.reference(model)
+        let dir = Self.folder(model) + "/vae"
+        let vae = try AutoencoderKL(config: VAEConfig(ConfigFile(path: dir + "/config.json")),
+                                    weights: Weights(SafeTensorsFile(path: dir + "/diffusion_pytorch_model.safetensors")))
+        let decoded = vae.decode(try ref.tensor("vae_dec_in"))
+        #expect(Self.relativeError(decoded, try ref.tensor("vae_dec_out")) < 1e-4)
+        let (mean, logvar) = try vae.encode(try ref.tensor("vae_enc_in"))
+        #expect(Self.relativeError(mean, try ref.tensor("vae_enc_mean")) < 1e-4)
+        #expect(Self.relativeError(logvar, try ref.tensor("vae_enc_logvar")) < 1e-4)
+    }
+}
