@@ -16,7 +16,14 @@ struct PipelineFixtureTests {
         var description: String { "\(model)/\(name) \(sampler) seed \(seed) \(width)x\(height) cfg \(cfg)" }
     }
 
-    static let cases: [Case] = NetworkFixtureTests.models.flatMap { model -> [Case] in
+    /// The diffusers folders plus the original-layout fp16 single file.
+    static let models = NetworkFixtureTests.models + ["net-sf"]
+
+    static func modelPath(_ model: String) -> String {
+        model == "net-sf" ? Fixtures.path("networks/net-sf.safetensors") : NetworkFixtureTests.folder(model)
+    }
+
+    static let cases: [Case] = models.flatMap { model -> [Case] in
         guard let meta = try? NetworkFixtureTests.meta(model), let list = meta["cases"] as? [[String: Any]] else { return [] }
         return list.map { c in
             Case(model: model, name: c["name"] as! String, prompt: c["prompt"] as! String, negative: c["negative_prompt"] as! String,
@@ -27,8 +34,8 @@ struct PipelineFixtureTests {
 
     static let pipelines: [String: StableDiffusionPipeline] = {
         var out: [String: StableDiffusionPipeline] = [:]
-        for m in NetworkFixtureTests.models {
-            if let model = try? StableDiffusionModel.load(path: NetworkFixtureTests.folder(m)) {
+        for m in models {
+            if let model = try? StableDiffusionModel.load(path: modelPath(m)) {
                 out[m] = StableDiffusionPipeline(model: model)
             }
         }
@@ -57,5 +64,21 @@ struct PipelineFixtureTests {
         let n = Double(image.width * image.height)
         let mean = sum.map { Double($0) / n }
         #expect(maxDiff.max()! <= 3 && mean.max()! <= 0.1, "max \(maxDiff) mean \(mean)")
+    }
+}
+
+@Suite("Single-file checkpoints")
+struct SingleFileTests {
+    @Test("the architecture of an original-layout single file is inferred from its tensor shapes")
+    func inferredConfig() throws {
+        let model = try StableDiffusionModel.load(path: PipelineFixtureTests.modelPath("net-sf"))
+        #expect(model.unet.config.blockOutChannels == [32, 64])
+        #expect(model.unet.config.layersPerBlock == 1)
+        #expect(model.unet.config.downHasAttention == [true, false])
+        #expect(model.unet.config.upHasAttention == [false, true])
+        #expect(model.unet.config.crossAttentionDim == 64)
+        #expect(model.textEncoder.config.layers == 2 && model.textEncoder.config.hiddenSize == 64)
+        #expect(model.vae.config.blockOutChannels == [32, 64])
+        #expect(model.vaeFactor == 2)
     }
 }

@@ -28,8 +28,8 @@ def _unet(k, L, levels):
         idx = 1 + i * (L + 1) + j
         return p + (f"input_blocks.{idx}.0." + _resnet(rest) if kind == "resnets" else f"input_blocks.{idx}.1." + rest)
     if parts[0] == "mid_block":
-        j = int(parts[3]); rest = ".".join(parts[4:])
-        return p + (f"middle_block.{2 * j}." + _resnet(rest) if parts[2] == "resnets" else "middle_block.1." + rest)
+        j = int(parts[2]); rest = ".".join(parts[3:])
+        return p + (f"middle_block.{2 * j}." + _resnet(rest) if parts[1] == "resnets" else "middle_block.1." + rest)
     if parts[0] == "up_blocks":
         i = int(parts[1]); kind = parts[2]
         if kind == "upsamplers":

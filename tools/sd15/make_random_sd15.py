@@ -79,6 +79,10 @@ def main():
     state = {}
     for prefix, m in (("unet", unet), ("vae", vae), ("text", text)):
         for k, v in m.state_dict().items():
+            if prefix == "text" and not k.startswith("text_model."):
+                k = "text_model." + k
+            if prefix == "vae" and "mid_block.attentions.0." in k and v.dim() == 2:
+                v = v[:, :, None, None]  # original VAE attention projections are 1x1 convolutions
             state[diffusers_to_ldm(prefix, k, UNET["layers_per_block"], len(UNET["block_out_channels"]),
                                    VAE["layers_per_block"], len(VAE["block_out_channels"]))] = v.half().contiguous()
     state["betas"] = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000) ** 2
