@@ -249,9 +249,9 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(.missingField) { _ = try SafeTensorsFile(path: variant("field.safetensors", edited("\"shape\"", "\"shapf\""))) }
     }
 
-    @Test(.enabled(if: Fixtures.exists("models"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
+    @Test(.enabled(if: Fixtures.exists("networks"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
     func tinyModelWeightsInEveryPrecisionMatchAnIndependentConversion() throws {
-        let root = Fixtures.path("models")
+        let root = Fixtures.path("networks")
         let enumerator = FileManager.default.enumerator(atPath: root)
         var checked = 0
         while let relative = enumerator?.nextObject() as? String {
@@ -276,6 +276,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
                         let lo = raw[2 * i], hi = raw[2 * i + 1]
                         let bytes: [UInt8] = [0, 0, lo, hi]
                         expected = bytes.withUnsafeBytes { $0.load(as: Float.self) }
+                    case .i64: expected = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))
+                    case .u8: expected = Float(raw[i])
                     default: continue
                     }
                     if !(expected.isNaN && values[i].isNaN) && expected.bitPattern != values[i].bitPattern {
@@ -287,5 +289,39 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
             }
         }
         #expect(checked > 0)
+    }
+
+    @Test(.enabled(if: Fixtures.exists("networks/net-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
+    func aBFloat16CopyOfTheTinyUNetReadsBackAsTheRoundedValues() throws {
+        // No bf16 fixture is committed: round net-a's fp32 UNet to bf16 (nearest-even) here, write the file
+        // by hand, and expect exactly the rounded values back.
+        let source = try SafeTensorsFile(path: Fixtures.path("networks/net-a/unet/diffusion_pytorch_model.safetensors"))
+        var entries: [String] = [], data: [UInt8] = [], expected: [String: [Float]] = [:]
+        for name in source.names {
+            let values = try source.tensor(name).scalars
+            let start = data.count
+            var rounded: [Float] = []
+            for v in values {
+                let bits = v.bitPattern
+                let upper = UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+                data += [UInt8(upper & 0xFF), UInt8(upper >> 8)]
+                rounded.append(Float(bitPattern: UInt32(upper) << 16))
+            }
+            expected[name] = rounded
+            let shape = try source.tensor(name).shape.map(String.init).joined(separator: ",")
+            entries.append("\"\(name)\":{\"dtype\":\"BF16\",\"shape\":[\(shape)],\"data_offsets\":[\(start),\(data.count)]}")
+        }
+        let folder = TemporaryFolder()
+        let path = folder.path("unet-bf16.safetensors")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(safetensorsBytes(header: "{" + entries.joined(separator: ",") + "}", data: data))))
+        let file = try SafeTensorsFile(path: path)
+        #expect(file.names == source.names)
+        var maxDiff: Float = 0
+        for name in file.names {
+            let ours = try file.tensor(name).scalars
+            #expect(ours == expected[name], "\(name)")
+            for (a, b) in zip(ours, try source.tensor(name).scalars) { maxDiff = max(maxDiff, abs(a - b)) }
+        }
+        #expect(maxDiff > 0 && maxDiff < 0.05, "bf16 rounding error \(maxDiff)")
     }
 }
