@@ -145,3 +145,23 @@ import Tensor
         #expect(g.randnFloats(count: 20) == reference.randnFloats(count: 20))
     }
 }
+
+extension SchedulerTests {
+    @Test func karrasSigmasSpanTheSameRangeWithRhoSevenSpacingAndMapBackToTimesteps() throws {
+        var config = SchedulerConfig.stableDiffusion15
+        let plain = try #require(try makeScheduler(.euler, config: config, steps: 10) as? EulerDiscreteScheduler)
+        config.useKarrasSigmas = true
+        let karras = try #require(try makeScheduler(.euler, config: config, steps: 10) as? EulerDiscreteScheduler)
+        #expect(karras.sigmas.count == 11 && karras.sigmas.last == 0)
+        #expect(abs(karras.sigmas[0] - plain.sigmas[0]) <= 1e-5 * plain.sigmas[0])
+        #expect(abs(karras.sigmas[9] - plain.sigmas[9]) <= 1e-5 * plain.sigmas[9])
+        // ρ = 7: σ^(1/7) is evenly spaced.
+        let roots = karras.sigmas.prefix(10).map { pow(Double($0), 1.0 / 7) }
+        let gaps = zip(roots, roots.dropFirst()).map { $0 - $1 }
+        #expect(gaps.allSatisfy { abs($0 - gaps[0]) < 1e-5 })
+        #expect(abs(karras.timesteps[0] - 999) < 1e-3 && abs(karras.timesteps[9]) < 1e-3)
+        #expect(zip(karras.timesteps, karras.timesteps.dropFirst()).allSatisfy { $0 > $1 })
+        // Euler a ignores the key, as diffusers' class does.
+        #expect(try makeScheduler(.euler_a, config: config, steps: 10).timesteps == plain.timesteps)
+    }
+}

@@ -4,7 +4,8 @@ public import Tensor
 /// (diffusers 0.42, https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_euler_discrete.py).
 ///
 /// σ = √((1−ᾱ)/ᾱ) interpolated linearly at the (float) timesteps and rounded to float32, 0 appended;
-/// input scaled by 1/√(σ²+1); `x' = x + ((x − x̂₀)/σ)·(σ_next − σ)`.
+/// input scaled by 1/√(σ²+1); `x' = x + ((x − x̂₀)/σ)·(σ_next − σ)`. `use_karras_sigmas` is honoured
+/// (no fixture covers it yet); Euler a, like diffusers' class, ignores that key.
 public struct EulerDiscreteScheduler: Scheduler, Sendable {
     public let timesteps: [Float]
     /// σ per step plus the final 0.
@@ -19,10 +20,7 @@ public struct EulerDiscreteScheduler: Scheduler, Sendable {
         guard config.interpolationType == "linear" else {
             throw SchedulerError(.invalidConfig, context: "interpolation_type", message: "interpolation_type '\(config.interpolationType)' is not supported; use linear")
         }
-        guard !config.useKarrasSigmas else {
-            throw SchedulerError(.invalidConfig, context: "use_karras_sigmas", message: "Karras sigmas are not supported yet; set use_karras_sigmas to false")
-        }
-        (timesteps, sigmas, initNoiseSigma) = EulerSchedule.make(config: config, steps: steps)
+        (timesteps, sigmas, initNoiseSigma) = EulerSchedule.make(config: config, steps: steps, karras: config.useKarrasSigmas)
         predictionType = config.predictionType
     }
 
