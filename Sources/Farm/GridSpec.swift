@@ -82,6 +82,9 @@ public enum GridParsing {
         var out: [UInt64] = []
         var seen = Set<UInt64>()
         for raw in try items(text, option: "--seeds") {
+            if raw.hasPrefix("-") {
+                throw FarmError(.invalidInput, "--seeds: '\(raw)' is negative; seeds are whole numbers 0…18446744073709551615")
+            }
             let parts = raw.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             let values: [UInt64]
             switch parts.count {

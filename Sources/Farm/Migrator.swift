@@ -66,6 +66,7 @@ public struct Migrator {
     public func migrate(_ db: PostgresConnection) throws -> [Int] {
         try db.query("SELECT pg_advisory_lock($1::bigint)", [String(Self.lockKey)])
         defer { _ = try? db.query("SELECT pg_advisory_unlock($1::bigint)", [String(Self.lockKey)]) }
+        try db.execute(script: "SET client_min_messages = warning")
         try db.execute(script: """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY,
