@@ -82,7 +82,7 @@ struct WorkerCommand: ParsableCommand {
             return TestPatternRenderer(secondsPerStep: value / 1000)
         }
         if spec == "diffusion" {
-            throw ValidationError("--renderer diffusion: the Stable Diffusion renderer is not wired into sdfarm-worker yet; use --renderer test-pattern for now")
+            return DiffusionJobRenderer(logger: Logger(label: "sdfarm-worker.render"))
         }
         throw ValidationError("--renderer \(spec): unknown renderer; use 'diffusion' or 'test-pattern[:MS_PER_STEP]'")
     }

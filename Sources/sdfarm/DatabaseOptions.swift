@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diffusion
 import Farm
 import Foundation
 import Logging
@@ -25,9 +26,18 @@ enum CLILog {
 
 /// The samplers `submit` accepts, and extra checks the executable adds to the generic ones.
 enum SubmitChecks {
-    static let samplers = ["ddim", "euler", "euler_a"]
-    /// Model-aware checks (wired in with the Stable Diffusion engine); nil for now.
-    static let extra: (@Sendable (RenderParameters) throws -> Void)? = nil
+    static let samplers = SamplerKind.allCases.map(\.rawValue)
+    /// Model-aware checks: the model's configs (or single-file header) must be readable and every
+    /// size a multiple of its VAE factor, so workers never discover bad parameters.
+    static let extra: (@Sendable (RenderParameters) throws -> Void)? = { parameters in
+        let summary = try ModelSummary.inspect(path: parameters.model)
+        guard let sampler = SamplerKind(rawValue: parameters.sampler) else {
+            throw ValidationError("unknown sampler '\(parameters.sampler)'; known samplers: \(samplers.joined(separator: ", "))")
+        }
+        try RenderRequest(prompt: parameters.prompt, negativePrompt: parameters.negativePrompt, seed: parameters.seed,
+                          steps: parameters.steps, sampler: sampler, cfgScale: Float(parameters.cfgScale),
+                          width: parameters.width, height: parameters.height).validate(vaeFactor: summary.vaeFactor)
+    }
 }
 
 /// JSON for `--json` output: sorted keys, pretty.
