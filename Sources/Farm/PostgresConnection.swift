@@ -133,3 +133,24 @@ public struct PostgresResult: Sendable {
         return rows[row][c]
     }
 }
+
+extension PostgresConnection {
+    /// Runs `body` inside `BEGIN … COMMIT`, rolling back when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute(script: "BEGIN")
+        do {
+            let value = try body()
+            try execute(script: "COMMIT")
+            return value
+        } catch {
+            _ = try? execute(script: "ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Starts listening on `channel` (a fixed identifier chosen by the program, never user input).
+    public func listen(_ channel: String) throws {
+        precondition(channel.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }, "channel names are identifiers")
+        try execute(script: "LISTEN \(channel)")
+    }
+}

@@ -41,7 +41,11 @@ public enum Kernels {
     }
 
     /// 2-D convolution, NCHW, weight [Cout, Cin, kh, kw], zero padding (top/left `padding`,
-    /// bottom/right `padding + extraPadEnd`), through im2col + sgemm in row tiles.
+    /// bottom/right `padding + extraPadEnd`), through im2col + sgemm.
+    ///
+    /// Small images of a batch share one GEMM (columns side by side), so OpenBLAS packs the weight
+    /// matrix once per call instead of once per image; large images are tiled by output rows so the
+    /// column buffer stays near 64 MB.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, extraPadEnd: Int = 0) -> Tensor {
         precondition(x.shape.count == 4 && weight.shape.count == 4 && x.shape[1] == weight.shape[1],
                      "conv2d: input \(x.shape) vs weight \(weight.shape)")
@@ -50,25 +54,43 @@ public enum Kernels {
         let oh = (h + 2 * padding + extraPadEnd - kh) / stride + 1
         let ow = (w + 2 * padding + extraPadEnd - kw) / stride + 1
         let kdim = cin * kh * kw
+        let plane = oh * ow
+        let budget = 16 << 20
         var y = Tensor(uninitializedShape: [n, cout, oh, ow])
-        let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0 && extraPadEnd == 0
-        // Tile output rows so the column buffer stays near 32 MB.
-        let rowsPerTile = max(1, min(oh, (8 << 20) / max(kdim * ow, 1)))
-        let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kdim * rowsPerTile * ow)
-        defer { col?.deallocate() }
+        let batched = n > 1 && kdim * plane * n <= budget
         y.withUnsafeMutableBufferPointer { py in
             x.withUnsafeBufferPointer { px in weight.withUnsafeBufferPointer { pw in
+                if batched {
+                    // col [kdim, n·plane]; result [cout, n·plane] scattered to NCHW with the bias.
+                    let cols = n * plane
+                    let col = UnsafeMutablePointer<Float>.allocate(capacity: kdim * cols)
+                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cout * cols)
+                    defer { col.deallocate(); tmp.deallocate() }
+                    for b in 0..<n {
+                        im2col(px.baseAddress! + b * cin * h * w, channels: cin, height: h, width: w, kh: kh, kw: kw, stride: stride,
+                               padding: padding, rowStart: 0, rowEnd: oh, outWidth: ow, into: col + b * plane, rowStride: cols)
+                    }
+                    BLAS.sgemm(m: cout, n: cols, k: kdim, a: pw.baseAddress!, lda: kdim, b: col, ldb: cols, c: tmp, ldc: cols)
+                    for b in 0..<n { for c in 0..<cout {
+                        let dst = py.baseAddress! + (b * cout + c) * plane, src = tmp + c * cols + b * plane
+                        let add = bias.map { $0.storage.pointer[c] } ?? 0
+                        for i in 0..<plane { dst[i] = src[i] + add }
+                    } }
+                    return
+                }
+                let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0 && extraPadEnd == 0
+                let rowsPerTile = max(1, min(oh, budget / max(kdim * ow, 1)))
+                let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kdim * rowsPerTile * ow)
+                defer { col?.deallocate() }
                 for b in 0..<n {
                     let xin = px.baseAddress! + b * cin * h * w
-                    let yout = py.baseAddress! + b * cout * oh * ow
+                    let yout = py.baseAddress! + b * cout * plane
                     if let bias {
-                        bias.withUnsafeBufferPointer { pb in
-                            for c in 0..<cout { (yout + c * oh * ow).update(repeating: pb[c], count: oh * ow) }
-                        }
+                        for c in 0..<cout { (yout + c * plane).update(repeating: bias.storage.pointer[c], count: plane) }
                     }
                     if pointwise {
                         BLAS.sgemm(m: cout, n: h * w, k: cin, a: pw.baseAddress!, lda: cin, b: xin, ldb: h * w,
-                                   beta: bias == nil ? 0 : 1, c: yout, ldc: oh * ow)
+                                   beta: bias == nil ? 0 : 1, c: yout, ldc: plane)
                         continue
                     }
                     var r0 = 0
@@ -76,25 +98,25 @@ public enum Kernels {
                         let r1 = min(oh, r0 + rowsPerTile)
                         let cols = (r1 - r0) * ow
                         im2col(xin, channels: cin, height: h, width: w, kh: kh, kw: kw, stride: stride, padding: padding,
-                               rowStart: r0, rowEnd: r1, outWidth: ow, into: col!)
+                               rowStart: r0, rowEnd: r1, outWidth: ow, into: col!, rowStride: cols)
                         BLAS.sgemm(m: cout, n: cols, k: kdim, a: pw.baseAddress!, lda: kdim, b: col!, ldb: cols,
-                                   beta: bias == nil ? 0 : 1, c: yout + r0 * ow, ldc: oh * ow)
+                                   beta: bias == nil ? 0 : 1, c: yout + r0 * ow, ldc: plane)
                         r0 = r1
                     }
                 }
             } }
         }
+        withExtendedLifetime(bias) {}
         return y
     }
 
     /// Column matrix [cin·kh·kw, (rowEnd−rowStart)·outWidth] for output rows rowStart..<rowEnd.
     static func im2col(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, kh: Int, kw: Int,
                        stride: Int, padding: Int, rowStart: Int, rowEnd: Int, outWidth ow: Int,
-                       into col: UnsafeMutablePointer<Float>) {
-        let cols = (rowEnd - rowStart) * ow
+                       into col: UnsafeMutablePointer<Float>, rowStride: Int) {
         for c in 0..<channels {
             for i in 0..<kh { for j in 0..<kw {
-                let dstRow = col + ((c * kh + i) * kw + j) * cols
+                let dstRow = col + ((c * kh + i) * kw + j) * rowStride
                 var idx = 0
                 for oy in rowStart..<rowEnd {
                     let iy = oy * stride - padding + i

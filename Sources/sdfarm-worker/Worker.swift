@@ -1,12 +1,89 @@
 import ArgumentParser
+import Dispatch
+import Farm
+import Foundation
+import Logging
 
 @main
-struct WorkerCommand: AsyncParsableCommand {
+struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sdfarm-worker",
-        abstract: "Claim render jobs from the PostgreSQL queue and run them.")
+        abstract: "Claim render jobs from the PostgreSQL queue and run them.",
+        discussion: """
+            Connects with --database, else DATABASE_URL, else libpq's PG* variables. SIGTERM/SIGINT: stop claiming and \
+            finish the current job; a second signal releases it back to the queue. Log level: SDFARM_LOG_LEVEL (default info).
+            """)
 
-    func run() async throws {
-        throw ValidationError("the worker is not built yet")
+    @Option(help: "Shared storage root; outputs go to STORAGE/<batch>/<job>.png.")
+    var storage: String
+
+    @Option(help: "PostgreSQL URL or libpq keyword string (default: DATABASE_URL, then PG* variables).")
+    var database: String?
+
+    @Option(help: "Worker name, unique across the farm (default: host-pid).")
+    var name: String?
+
+    @Option(help: "Comma-separated model paths this worker serves (default: any model).")
+    var models: String?
+
+    @Option(help: "Lease length in seconds; heartbeats go out every third of it.")
+    var lease: Double = 30
+
+    @Option(help: "Exit after this many jobs.")
+    var maxJobs: Int?
+
+    @Flag(help: "Exit when nothing is queued or running for this worker's models.")
+    var exitWhenIdle = false
+
+    @Option(help: "Renderer: 'diffusion' (Stable Diffusion) or 'test-pattern[:MS_PER_STEP]' (a stand-in for tests and benchmarks).")
+    var renderer = "diffusion"
+
+    func validate() throws {
+        guard lease >= 0.5, lease.isFinite else { throw ValidationError("--lease \(lease): give at least 0.5 seconds") }
+        if let maxJobs, maxJobs < 1 { throw ValidationError("--max-jobs \(maxJobs): give at least 1") }
+        if storage.isEmpty { throw ValidationError("--storage: the storage directory is empty") }
+    }
+
+    func run() throws {
+        let level = ProcessInfo.processInfo.environment["SDFARM_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sdfarm-worker")
+        let jobRenderer = try makeRenderer(renderer)
+        var served: [String]?
+        if let models {
+            served = try models.split(separator: ",").map { try JobQueue.normalizeModelPath(String($0)) }
+        }
+        let storageRoot = URL(fileURLWithPath: storage).standardized.path
+        let worker = Worker(configuration: .init(storage: storageRoot, databaseURL: database, name: name ?? Worker.Configuration.defaultName,
+                                                 models: served, lease: lease, maxJobs: maxJobs, exitWhenIdle: exitWhenIdle),
+                            renderer: jobRenderer, logger: logger)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { worker.requestStop() }
+            source.resume()
+            sources.append(source)
+        }
+        defer { sources.forEach { $0.cancel() } }
+        try worker.run()
+    }
+
+    private func makeRenderer(_ spec: String) throws -> any JobRenderer {
+        if spec == "test-pattern" || spec.hasPrefix("test-pattern:") {
+            let ms = spec.split(separator: ":").dropFirst().first.map(String.init) ?? "0"
+            guard let value = Double(ms), value >= 0, value.isFinite else {
+                throw ValidationError("--renderer \(spec): MS_PER_STEP must be a non-negative number, e.g. test-pattern:5")
+            }
+            return TestPatternRenderer(secondsPerStep: value / 1000)
+        }
+        if spec == "diffusion" {
+            return DiffusionJobRenderer(logger: Logger(label: "sdfarm-worker.render"))
+        }
+        throw ValidationError("--renderer \(spec): unknown renderer; use 'diffusion' or 'test-pattern[:MS_PER_STEP]'")
     }
 }

@@ -5,6 +5,7 @@ struct SDFarm: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sdfarm",
         abstract: "Stable Diffusion render farm: render locally, or submit and manage jobs in the PostgreSQL queue.",
-        subcommands: [Render.self, Tokenize.self, Bench.self, Doctor.self]
+        subcommands: [Render.self, Tokenize.self, Migrate.self, Submit.self, Status.self, Jobs.self, Show.self, Retry.self,
+                      Cancel.self, Watch.self, Workers.self, Grid.self, Bench.self, Doctor.self]
     )
 }

@@ -47,6 +47,17 @@ struct KernelTests {
         #expect(diff < 1e-5)  // observed ~1e-6
     }
 
+    @Test("conv2d on an image too large for one column buffer is computed in row tiles, per image, correctly")
+    func conv2dTiled() {
+        let x = Self.random([1, 64, 200, 200], seed: 21)
+        let w = Self.random([2, 64, 3, 3], seed: 22)
+        let b = Self.random([2], seed: 23)
+        let y = Kernels.conv2d(x, weight: w, bias: b, stride: 1, padding: 1)
+        let expected = Self.naiveConv(x, w, b, stride: 1, pad: 1, padEnd: 0)
+        let diff = zip(y.scalars, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(diff < 1e-4)  // observed ~5e-6 (576-term sums)
+    }
+
     @Test("group norm with fused SiLU matches the definition")
     func groupNorm() {
         let x = Self.random([2, 8, 3, 5], seed: 4) * 3

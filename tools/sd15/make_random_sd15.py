@@ -68,7 +68,7 @@ def main():
             for p in m.parameters():
                 p.copy_(p.half().float())
     tokenizer = CLIPTokenizer(os.path.join(REPO, "weights/clip/vocab.json"), os.path.join(REPO, "weights/clip/merges.txt"),
-                              pad_token="<|endoftext|>")
+                              pad_token="<|endoftext|>", model_max_length=77)
     scheduler = PNDMScheduler.from_config(SCHEDULER)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)

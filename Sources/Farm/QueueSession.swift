@@ -1,0 +1,81 @@
+import Foundation
+import Logging
+
+/// A `JobQueue` on a connection that is reopened, with exponential backoff, whenever PostgreSQL goes away.
+final class QueueSession {
+    let url: String?
+    let listen: Bool
+    let options: JobQueue.Options
+    let logger: Logger
+    /// Asked between tries: true stops retrying and rethrows the connection error.
+    let giveUp: () -> Bool
+    private var queue: JobQueue?
+
+    init(url: String?, listen: Bool, options: JobQueue.Options, logger: Logger, giveUp: @escaping () -> Bool) {
+        self.url = url
+        self.listen = listen
+        self.options = options
+        self.logger = logger
+        self.giveUp = giveUp
+    }
+
+    /// The open connection's queue, connecting (and `LISTEN`ing) first if needed. Throws on failure.
+    func connected() throws -> JobQueue {
+        if let queue, queue.db.isOpen { return queue }
+        queue?.db.close()
+        queue = nil
+        let db = try PostgresConnection(url: PostgresConnection.withNetworkTimeouts(url))
+        if listen { try db.listen(JobQueue.channel) }
+        let q = JobQueue(db, options: options, logger: logger)
+        queue = q
+        return q
+    }
+
+    /// Runs `body`, reconnecting and repeating it after a connection loss until it succeeds or `giveUp()`.
+    /// `body` must be safe to repeat (every queue operation the worker uses is).
+    func run<T>(_ what: String, _ body: (JobQueue) throws -> T) throws -> T {
+        var delay = 0.1
+        var failures = 0
+        while true {
+            do {
+                let value = try body(try connected())
+                if failures > 0 { logger.info("reconnected to PostgreSQL", metadata: ["after_failures": "\(failures)", "operation": "\(what)"]) }
+                return value
+            } catch let error as PostgresError where error.isConnectionLoss {
+                queue?.db.close()
+                queue = nil
+                failures += 1
+                if giveUp() { throw error }
+                if failures == 1 || failures % 10 == 0 {
+                    logger.warning("PostgreSQL unreachable; retrying with backoff",
+                                   metadata: ["operation": "\(what)", "error": "\(error.message)", "retry_in_s": "\(delay)"])
+                }
+                Thread.sleep(forTimeInterval: delay)
+                delay = min(delay * 2, 5)
+            }
+        }
+    }
+
+    func close() {
+        queue?.db.close()
+        queue = nil
+    }
+}
+
+extension PostgresConnection {
+    /// `url` (or the environment's connection) with libpq timeouts added unless already set, so a cut
+    /// network link is noticed within seconds instead of the kernel's TCP timeout of many minutes.
+    public static func withNetworkTimeouts(_ url: String?) -> String {
+        let base = (url?.isEmpty == false ? url : nil)
+            ?? ProcessInfo.processInfo.environment["DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? ""
+        let settings = [("connect_timeout", "5"), ("keepalives", "1"), ("keepalives_idle", "5"), ("keepalives_interval", "2"),
+                        ("keepalives_count", "2"), ("tcp_user_timeout", "8000")]
+        let missing = settings.filter { !base.contains($0.0 + "=") }
+        guard !missing.isEmpty else { return base }
+        if base.hasPrefix("postgres://") || base.hasPrefix("postgresql://") {
+            let query = missing.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+            return base + (base.contains("?") ? "&" : "?") + query
+        }
+        return (base.isEmpty ? "" : base + " ") + missing.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+    }
+}

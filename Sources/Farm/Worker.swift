@@ -1,0 +1,286 @@
+import Foundation
+import Imaging
+public import Logging
+
+/// The worker loop: claim a job, render it while a separate thread heartbeats the lease, write the PNG
+/// atomically to `<storage>/<batch>/<job>.png`, complete it (fenced on the lease), repeat.
+///
+/// Survives PostgreSQL going away (every operation reconnects with backoff and is safe to repeat), stops
+/// rendering at the next step when its job is cancelled or its lease is lost, and on `requestStop()`
+/// stops claiming and finishes the current job (a second request releases it at the next step).
+public final class Worker: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var storage: String
+        public var databaseURL: String?
+        public var name: String
+        /// The model paths served; nil serves every model.
+        public var models: [String]?
+        /// Lease length in seconds; heartbeats go out every third of it.
+        public var lease: Double
+        /// Stop after this many jobs (nil: never).
+        public var maxJobs: Int?
+        /// Exit when nothing is queued or running for this worker's models.
+        public var exitWhenIdle: Bool
+        /// The longest an idle worker sleeps without a notification.
+        public var pollInterval: Double
+        public var queueOptions: JobQueue.Options
+
+        public init(storage: String, databaseURL: String? = nil, name: String, models: [String]? = nil, lease: Double = 30,
+                    maxJobs: Int? = nil, exitWhenIdle: Bool = false, pollInterval: Double = 5,
+                    queueOptions: JobQueue.Options = .fromEnvironment) {
+            self.storage = storage
+            self.databaseURL = databaseURL
+            self.name = name
+            self.models = models
+            self.lease = lease
+            self.maxJobs = maxJobs
+            self.exitWhenIdle = exitWhenIdle
+            self.pollInterval = pollInterval
+            self.queueOptions = queueOptions
+        }
+
+        /// `host-pid`.
+        public static var defaultName: String { "\(ProcessInfo.processInfo.hostName)-\(getpid())" }
+    }
+
+    /// What a run did.
+    public struct Summary: Sendable, Equatable {
+        public var succeeded = 0
+        public var failed = 0
+        public var cancelled = 0
+        /// Results refused or discarded because the lease was lost.
+        public var lost = 0
+        public var released = 0
+    }
+
+    public let configuration: Configuration
+    let renderer: any JobRenderer
+    var logger: Logger
+    private let lock = NSLock()
+    private var stopRequests = 0
+
+    public init(configuration: Configuration, renderer: any JobRenderer, logger: Logger) {
+        self.configuration = configuration
+        self.renderer = renderer
+        var logger = logger
+        logger[metadataKey: "worker"] = "\(configuration.name)"
+        self.logger = logger
+    }
+
+    /// Asks the worker to stop: the first request stops claiming and lets the current job finish; the
+    /// second also releases the current job at its next step. Safe from any thread (signal handlers).
+    public func requestStop() {
+        let n = lock.withLock { stopRequests += 1; return stopRequests }
+        logger.notice(n == 1 ? "stop requested: finishing the current job, claiming no more" : "second stop request: releasing the current job")
+    }
+
+    var stopRequested: Bool { lock.withLock { stopRequests > 0 } }
+    var hardStopRequested: Bool { lock.withLock { stopRequests > 1 } }
+
+    /// Runs until stopped, `maxJobs` is reached, or (with `exitWhenIdle`) nothing is left. Blocking.
+    @discardableResult
+    public func run() throws -> Summary {
+        let config = configuration
+        try FileManager.default.createDirectory(atPath: config.storage, withIntermediateDirectories: true)
+        let session = QueueSession(url: config.databaseURL, listen: true, options: config.queueOptions, logger: logger,
+                                   giveUp: { [unowned self] in self.stopRequested })
+        defer { session.close() }
+        try session.run("register") {
+            try $0.registerWorker(name: config.name, host: ProcessInfo.processInfo.hostName, pid: getpid(), models: config.models ?? [])
+        }
+        logger.info("worker started", metadata: ["storage": "\(config.storage)", "models": "\(config.models?.joined(separator: ",") ?? "any")",
+                                                 "lease_s": "\(config.lease)"])
+        var summary = Summary()
+        var done = 0
+        while !stopRequested {
+            if let max = config.maxJobs, done >= max { break }
+            let claimed: [ClaimedJob]
+            do {
+                claimed = try session.run("claim") { q in
+                    try q.rescueExpired()
+                    return try q.claim(worker: config.name, models: config.models, limit: 1, lease: config.lease)
+                }
+            } catch let error as PostgresError where error.isConnectionLoss && stopRequested { break }
+            guard let job = claimed.first else {
+                if try waitIdle(session) { break }
+                continue
+            }
+            done += 1
+            run(job, session: session, summary: &summary)
+        }
+        _ = try? session.run("stop") { try $0.workerStopped(name: config.name) }
+        logger.info("worker stopped", metadata: ["succeeded": "\(summary.succeeded)", "failed": "\(summary.failed)",
+                                                 "cancelled": "\(summary.cancelled)", "lost": "\(summary.lost)", "released": "\(summary.released)"])
+        return summary
+    }
+
+    /// Sleeps until a notification, the next due job or lease expiry, or the poll interval. Returns true
+    /// when the worker should exit because it is idle and `exitWhenIdle` is set.
+    private func waitIdle(_ session: QueueSession) throws -> Bool {
+        let config = configuration
+        let (next, pending) = try session.run("idle") { q -> (Double?, Int) in
+            try q.workerHeartbeat(name: config.name, currentJob: nil)
+            let modelsJSON = try config.models.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            let r = try q.db.query("""
+                SELECT extract(epoch FROM least(
+                         (SELECT min(run_at) FROM jobs WHERE state = 'queued'),
+                         (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running')) - now())::float8 AS next,
+                       (SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')
+                          AND ($1::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($1::jsonb)))) AS pending
+                """, [modelsJSON])
+            return (r.value(0, "next").flatMap(Double.init), r.value(0, "pending").flatMap(Int.init) ?? 0)
+        }
+        if config.exitWhenIdle && pending == 0 {
+            logger.info("nothing queued or running: exiting (--exit-when-idle)")
+            return true
+        }
+        var remaining = min(config.pollInterval, max(0.01, (next ?? config.pollInterval) + 0.05))
+        while remaining > 0, !stopRequested {
+            let slice = min(remaining, 0.5)
+            let notes = try session.run("listen") { try $0.db.waitForNotifications(timeout: slice) }
+            if !notes.isEmpty { return false }
+            remaining -= slice
+        }
+        return false
+    }
+
+    /// State shared between the render (progress callback) and the heartbeat thread.
+    private final class JobSignals: @unchecked Sendable {
+        private let lock = NSLock()
+        private var _step = 0, _total = 0
+        private var _cancelRequested = false, _leaseLost = false, _finished = false
+        private var _lastHeartbeat = Date()
+
+        func progress(_ step: Int, _ total: Int) { lock.withLock { _step = step; _total = total } }
+        var progress: (Int, Int) { lock.withLock { (_step, _total) } }
+        func heard(_ status: JobQueue.LeaseStatus) {
+            lock.withLock {
+                _lastHeartbeat = Date()
+                switch status {
+                case .held(let cancel): _cancelRequested = _cancelRequested || cancel
+                case .lost: _leaseLost = true
+                }
+            }
+        }
+        var cancelRequested: Bool { lock.withLock { _cancelRequested } }
+        var leaseLost: Bool { lock.withLock { _leaseLost } }
+        var secondsSinceHeartbeat: Double { lock.withLock { -_lastHeartbeat.timeIntervalSinceNow } }
+        func finish() { lock.withLock { _finished = true } }
+        var finished: Bool { lock.withLock { _finished } }
+    }
+
+    private func run(_ job: ClaimedJob, session: QueueSession, summary: inout Summary) {
+        var log = logger
+        log[metadataKey: "job.id"] = "\(job.id)"
+        log[metadataKey: "attempt"] = "\(job.attempt)"
+        let config = configuration
+        let started = Date()
+        let signals = JobSignals()
+        signals.progress(0, job.parameters.steps)
+
+        // Heartbeats on their own thread and connection, so a long step never lets the lease lapse.
+        let interval = max(0.05, config.lease / 3)
+        let heartbeatLogger = log
+        let heartbeat = Thread { [config] in
+            let hbSession = QueueSession(url: config.databaseURL, listen: false, options: config.queueOptions, logger: heartbeatLogger,
+                                         giveUp: { signals.finished })
+            defer { hbSession.close() }
+            var next = Date().addingTimeInterval(interval)
+            while !signals.finished {
+                if Date() < next { Thread.sleep(forTimeInterval: min(0.05, interval)); continue }
+                next = Date().addingTimeInterval(interval)
+                let (step, total) = signals.progress
+                if let status = try? hbSession.run("heartbeat", { q -> JobQueue.LeaseStatus in
+                    let s = try q.heartbeat(job, step: step, total: total, lease: config.lease)
+                    try q.workerHeartbeat(name: config.name, currentJob: job.id)
+                    return s
+                }) {
+                    signals.heard(status)
+                    if status == .lost { break }
+                }
+            }
+        }
+        heartbeat.start()
+        defer { signals.finish() }
+
+        var stoppedBecause = ""
+        let png: [UInt8]?
+        var renderError: (any Error)?
+        do {
+            png = try renderer.render(job.parameters) { step, total in
+                signals.progress(step, total)
+                if step == total || step % 10 == 0 { log.debug("step", metadata: ["step": "\(step)", "total": "\(total)"]) }
+                if signals.leaseLost { stoppedBecause = "lease lost"; return false }
+                if signals.cancelRequested { stoppedBecause = "cancelled"; return false }
+                if self.hardStopRequested { stoppedBecause = "released"; return false }
+                if signals.secondsSinceHeartbeat > config.lease { stoppedBecause = "lease lapsed (no heartbeat reached PostgreSQL)"; return false }
+                return true
+            }
+        } catch {
+            png = nil
+            renderError = error
+        }
+        let rendered = Date()
+        signals.finish()
+
+        func timings(_ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+            var m: Logger.Metadata = ["render_ms": "\(Int(rendered.timeIntervalSince(started) * 1000))",
+                                      "total_ms": "\(Int(-started.timeIntervalSinceNow * 1000))",
+                                      "steps": "\(job.parameters.steps)", "size": "\(job.parameters.sizeDescription)"]
+            m.merge(extra) { $1 }
+            return m
+        }
+        let giveUpOnHardStop = { [unowned self] in self.hardStopRequested }
+        do {
+            if let png {
+                if signals.leaseLost {
+                    summary.lost += 1
+                    log.warning("job result discarded: lease lost while rendering", metadata: timings())
+                    return
+                }
+                let path = job.outputPath(storage: config.storage)
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try PNGCodec.writeAtomically(png, to: path)
+                let accepted = try session.run("complete") { try $0.complete(job, outputPath: path) }
+                if accepted {
+                    summary.succeeded += 1
+                    log.info("job succeeded", metadata: timings(["output": "\(path)"]))
+                } else {
+                    summary.lost += 1
+                    log.warning("job result refused: the lease was lost and the job now belongs to another attempt", metadata: timings())
+                }
+                return
+            }
+            guard let renderError else { return }
+            if renderError is RenderCancelled {
+                switch stoppedBecause {
+                case "cancelled":
+                    _ = try session.run("cancel") { try $0.finishCancelled(job) }
+                    summary.cancelled += 1
+                    log.info("job cancelled at step \(signals.progress.0)", metadata: timings())
+                case "released":
+                    _ = try session.run("release") { try $0.release(job, reason: "worker shutting down") }
+                    summary.released += 1
+                    log.info("job released: worker shutting down", metadata: timings())
+                default:
+                    summary.lost += 1
+                    log.warning("job abandoned: \(stoppedBecause)", metadata: timings())
+                }
+                return
+            }
+            let retryable = !(renderError is PermanentRenderError)
+            let accepted = try session.run("fail") { try $0.fail(job, error: "\(renderError)", retryable: retryable) }
+            summary.failed += 1
+            log.error("job failed", metadata: timings(["error": "\(renderError)", "retryable": "\(retryable)", "recorded": "\(accepted)"]))
+        } catch {
+            // Storage errors are the job's failure; connection errors here mean we are shutting down hard.
+            if let pg = error as? PostgresError, pg.isConnectionLoss, giveUpOnHardStop() {
+                log.warning("could not record the job's outcome before exiting; its lease will expire and it will be rescued", metadata: timings())
+                return
+            }
+            summary.failed += 1
+            let recorded = (try? session.run("fail") { try $0.fail(job, error: "\(error)", retryable: true) }) ?? false
+            log.error("job failed", metadata: timings(["error": "\(error)", "recorded": "\(recorded)"]))
+        }
+    }
+}

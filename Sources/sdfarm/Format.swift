@@ -1,0 +1,39 @@
+import Farm
+import Foundation
+
+/// Text layout shared by the listing commands.
+enum Format {
+    /// `[#####-----]`.
+    static func bar(_ done: Int, _ total: Int, width: Int = 20) -> String {
+        let filled = total > 0 ? min(width, done * width / total) : 0
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+    }
+
+    static func duration(_ seconds: Double?) -> String {
+        guard let s = seconds, s.isFinite else { return "unknown" }
+        if s < 60 { return "\(Int(s.rounded()))s" }
+        if s < 3600 { return "\(Int(s) / 60)m\(Int(s) % 60)s" }
+        return "\(Int(s) / 3600)h\(Int(s) % 3600 / 60)m"
+    }
+
+    static func clip(_ s: String, _ n: Int) -> String {
+        let flat = s.replacingOccurrences(of: "\n", with: " ")
+        return flat.count <= n ? flat : String(flat.prefix(n - 1)) + "…"
+    }
+
+    /// Columns padded to their widest cell.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+
+    static func counts(_ report: JobQueue.StatusReport) -> String {
+        JobState.allCases.map { "\($0.rawValue) \(report.counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")
+    }
+
+    static func cfg(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x) }
+}

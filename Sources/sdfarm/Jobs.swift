@@ -1,0 +1,31 @@
+import ArgumentParser
+import Farm
+import Foundation
+
+/// `sdfarm jobs [--batch B] [--state S]`.
+struct Jobs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List jobs with their state, parameters, attempts and output.")
+
+    @OptionGroup var db: DatabaseOptions
+
+    @Option(help: "Only this batch.")
+    var batch: String?
+
+    @Option(help: "Only this state (queued, running, succeeded, failed, cancelled).")
+    var state: String?
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    func run() throws {
+        let batchID = try batch.map { try parseID($0, what: "batch") }
+        let jobs = try db.queue().jobs(batch: batchID, state: state.map(parseState))
+        if json { try JSONOutput.print(jobs); return }
+        let rows = jobs.map { j in
+            [String(j.id), String(j.batch), j.state.rawValue, "\(j.attempts)/\(j.maxAttempts)", String(j.priority), String(j.parameters.seed),
+             String(j.parameters.steps), j.parameters.sampler, Format.cfg(j.parameters.cfgScale), j.parameters.sizeDescription,
+             Format.clip(j.parameters.prompt, 30), j.outputPath ?? j.lastError.map { "error: " + Format.clip($0, 60) } ?? ""]
+        }
+        print(Format.table(["ID", "BATCH", "STATE", "TRIES", "PRIO", "SEED", "STEPS", "SAMPLER", "CFG", "SIZE", "PROMPT", "OUTPUT"], rows))
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Farm
+import Foundation
+
+/// `sdfarm status [BATCH]`.
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Counts per state, running jobs with progress, live workers, throughput and ETA.")
+
+    @OptionGroup var db: DatabaseOptions
+
+    @Argument(help: "A batch id (default: every job).")
+    var batch: String?
+
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+
+    func run() throws {
+        let batchID = try batch.map { try parseID($0, what: "batch") }
+        let queue = try db.queue()
+        try queue.rescueExpired()
+        let report = try queue.status(batch: batchID)
+        if json { try JSONOutput.print(report); return }
+        print("\(batchID.map { "batch \($0)" } ?? "all batches"): \(report.total) jobs — \(Format.counts(report))")
+        for job in report.running {
+            print("  job \(job.id) \(Format.bar(job.progress.step, job.progress.total)) step \(job.progress.step)/\(job.progress.total) on \(job.worker ?? "?")  \(Format.clip(job.parameters.prompt, 40))")
+        }
+        print("workers: \(report.workers.count) live\(report.workers.isEmpty ? "" : " (" + report.workers.map(\.name).joined(separator: ", ") + ")")")
+        print("throughput: \(String(format: "%.1f", report.throughputPerMinute)) jobs/min, ETA \(report.isDone ? "done" : Format.duration(report.etaSeconds))")
+    }
+}
