@@ -1,10 +1,10 @@
 /// Exact conversions of stored element types to float32, as plain loops over raw bytes.
 ///
 /// Little-endian storage is assumed (the safetensors format is little-endian; so are x86-64 and arm64).
-enum FloatConversion {
+public enum FloatConversion {
     /// IEEE binary16 bits → float32, exact for every input (subnormals, ±0, ±inf, NaN payloads).
     @inline(__always)
-    static func float(fromHalfBits h: UInt16) -> Float {
+    public static func float(fromHalfBits h: UInt16) -> Float {
         let sign = UInt32(h & 0x8000) << 16
         let exponent = UInt32(h >> 10) & 0x1F
         let mantissa = UInt32(h & 0x3FF)
@@ -21,11 +21,11 @@ enum FloatConversion {
 
     /// bfloat16 bits → float32 (the upper half of a float32), exact.
     @inline(__always)
-    static func float(fromBFloat16Bits b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
+    public static func float(fromBFloat16Bits b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
 
     /// float8 e4m3fn → float32, exact (bias 7, no infinities, S.1111.111 is NaN).
     @inline(__always)
-    static func float(fromE4M3 v: UInt8) -> Float {
+    public static func float(fromE4M3 v: UInt8) -> Float {
         let negative = v & 0x80 != 0
         let exponent = Int((v >> 3) & 0x0F)
         let mantissa = Float(v & 0x07)
@@ -42,10 +42,10 @@ enum FloatConversion {
 
     /// float8 e5m2 → float32, exact (the upper byte of a binary16).
     @inline(__always)
-    static func float(fromE5M2 v: UInt8) -> Float { float(fromHalfBits: UInt16(v) << 8) }
+    public static func float(fromE5M2 v: UInt8) -> Float { float(fromHalfBits: UInt16(v) << 8) }
 
     /// Converts `count` elements of `dtype` at `source` into `destination`.
-    static func convert(_ source: UnsafeRawBufferPointer, dtype: DType, into destination: UnsafeMutableBufferPointer<Float>) {
+    public static func convert(_ source: UnsafeRawBufferPointer, dtype: DType, into destination: UnsafeMutableBufferPointer<Float>) {
         let n = destination.count
         precondition(source.count == n * dtype.byteSize, "byte count does not match element count")
         guard n > 0, let out = destination.baseAddress, let base = source.baseAddress else { return }

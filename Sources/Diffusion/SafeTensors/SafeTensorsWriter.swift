@@ -1,5 +1,10 @@
 public import Tensor
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Writes float32 tensors as a safetensors file.
 public struct SafeTensorsWriter {
@@ -13,11 +18,13 @@ public struct SafeTensorsWriter {
             .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try file.write(to: temporary)
-            if FileManager.default.fileExists(atPath: url.path) {
-                _ = try FileManager.default.replaceItemAt(url, withItemAt: temporary)
-            } else {
-                try FileManager.default.moveItem(at: temporary, to: url)
+            // rename(2) replaces the destination atomically.
+            guard rename(temporary.path, url.path) == 0 else {
+                throw SafeTensorsError(.writeFailed, path: path, message: "cannot rename the temporary file into place (\(String(cString: strerror(errno))))")
             }
+        } catch let error as SafeTensorsError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw SafeTensorsError(.writeFailed, path: path, message: "cannot write the file (\(error.localizedDescription)); check that the folder exists and is writable")

@@ -11,7 +11,8 @@ public struct DDIMScheduler: Scheduler, Sendable {
     /// Integer training timesteps, per step.
     public let trainingTimesteps: [Int]
     public var initNoiseSigma: Float { 1 }
-    let alphasCumprod: [Float]
+    /// ᾱ per training timestep (float32).
+    public let alphasCumprod: [Float]
     let finalAlphaCumprod: Float
     let stepRatio: Int
     let predictionType: String

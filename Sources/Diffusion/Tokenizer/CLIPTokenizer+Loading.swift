@@ -39,8 +39,12 @@ extension CLIPTokenizer {
             throw TokenizerError(.invalidFormat, path: url.path, message: "the model is \(type), not BPE; this is not a CLIP tokenizer")
         }
         var vocabulary = try readVocabulary(model["vocab"] as Any, origin: url.path)
+        var addedTokens: [String] = []
         for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
-            if let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue { vocabulary[content] = id }
+            if let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue {
+                vocabulary[content] = id
+                addedTokens.append(content)
+            }
         }
         guard let rawMerges = model["merges"] as? [Any] else {
             throw TokenizerError(.invalidFormat, path: url.path, message: "model.merges is missing; re-save the tokenizer with transformers")
@@ -59,7 +63,8 @@ extension CLIPTokenizer {
             }
         }
         let padding = (root["padding"] as? [String: Any])?["pad_token"] as? String
-        return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: padToken ?? padding ?? "<|endoftext|>", origin: folder.path)
+        return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: padToken ?? padding ?? "<|endoftext|>",
+                                 addedTokens: addedTokens, origin: folder.path)
     }
 
     private static func readJSON(_ url: URL) throws -> Any {

@@ -1,21 +1,5 @@
 import Foundation
 
-/// The ids of one prompt for the text encoder: `[BOS, tokens…, EOS]`, truncated and padded.
-public struct TokenizedPrompt: Sendable, Equatable {
-    /// Exactly `maxLength` ids.
-    public let ids: [Int]
-    /// Tokens the prompt needs including BOS and EOS, before truncation.
-    public let tokenCount: Int
-
-    public init(ids: [Int], tokenCount: Int) {
-        self.ids = ids
-        self.tokenCount = tokenCount
-    }
-
-    /// How many tokens were cut off to fit (0 when the prompt fits).
-    public var truncatedTokens: Int { max(0, tokenCount - ids.count) }
-}
-
 /// CLIP's byte-level BPE tokenizer, giving the ids transformers' `CLIPTokenizer` (tokenizers backend) gives.
 ///
 /// Matches transformers v5 `CLIPTokenizer` / tokenizers' CLIP pipeline (see REFERENCE.md §2;
@@ -32,7 +16,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     public let padTokenID: Int
     public let bosTokenID: Int
     public let eosTokenID: Int
-    /// The special token strings split off before pre-tokenisation, with their ids.
+    /// The added token strings split off the raw text, longest first, with their ids.
     private let specialTokens: [(text: [Unicode.Scalar], id: Int)]
 
     private let cacheLock = NSLock()
@@ -43,7 +27,10 @@ public final class CLIPTokenizer: @unchecked Sendable {
     ///   - vocabulary: token → id; must hold `<|startoftext|>` and `<|endoftext|>`.
     ///   - merges: merge pairs in rank order.
     ///   - padToken: the padding token (`<|endoftext|>` for SD 1.x, `!` for SD 2.x).
-    public init(vocabulary: [String: Int], merges: [(String, String)], padToken: String = "<|endoftext|>", origin: String = "<memory>") throws {
+    ///   - addedTokens: further tokens split off the raw text before normalisation (tokenizer.json's
+    ///     `added_tokens`); BOS, EOS and the pad token always are.
+    public init(vocabulary: [String: Int], merges: [(String, String)], padToken: String = "<|endoftext|>",
+                addedTokens: [String] = [], origin: String = "<memory>") throws {
         guard let bos = vocabulary["<|startoftext|>"], let eos = vocabulary["<|endoftext|>"] else {
             throw TokenizerError(.missingToken, path: origin, message: "the vocabulary lacks <|startoftext|> or <|endoftext|>; this is not a CLIP tokenizer")
         }
@@ -60,18 +47,30 @@ public final class CLIPTokenizer: @unchecked Sendable {
         bosTokenID = bos
         eosTokenID = eos
         padTokenID = pad
-        specialTokens = [(Array("<|startoftext|>".unicodeScalars), bos), (Array("<|endoftext|>".unicodeScalars), eos)]
+        // transformers registers BOS, EOS and the pad token as special added tokens, matched exactly in
+        // the raw text (normalized: false); with SD 2's pad "!" every "!" becomes id 0.
+        var specials: [String: Int] = [:]
+        specials["<|startoftext|>"] = bos
+        specials["<|endoftext|>"] = eos
+        specials[padToken] = pad
+        for token in addedTokens where !token.isEmpty {
+            if let id = vocabulary[token] { specials[token] = id }
+        }
+        specialTokens = specials.map { (Array($0.key.unicodeScalars), $0.value) }
+            .sorted { ($0.text.count, $0.id) > ($1.text.count, $1.id) }
     }
 
     /// BPE ids of `text`, without BOS and EOS.
     public func encode(_ text: String) -> [Int] {
-        let normalized = Self.normalize(text)
         var ids: [Int] = []
-        for segment in splitSpecialTokens(normalized) {
+        for segment in splitSpecialTokens(Array(text.unicodeScalars)) {
             switch segment {
             case .special(let id): ids.append(id)
-            case .text(let scalars):
-                for word in Self.preTokenize(scalars) { ids.append(contentsOf: bpeIDs(word)) }
+            case .text(let raw):
+                var view = String.UnicodeScalarView()
+                view.append(contentsOf: raw)
+                let normalized = Self.normalize(String(view))
+                for word in Self.preTokenize(normalized[...]) { ids.append(contentsOf: bpeIDs(word)) }
             }
         }
         return ids
@@ -118,21 +117,19 @@ public final class CLIPTokenizer: @unchecked Sendable {
         case special(Int)
     }
 
-    /// Splits out `<|startoftext|>` and `<|endoftext|>` (already lowercased by normalisation).
+    /// Splits the added tokens out of the raw text (leftmost match, longest first, exact case).
     func splitSpecialTokens(_ scalars: [Unicode.Scalar]) -> [Segment] {
         var segments: [Segment] = []
         var start = 0
         var i = 0
         outer: while i < scalars.count {
-            if scalars[i] == "<" {
-                for special in specialTokens where scalars.count - i >= special.text.count
-                    && scalars[i..<(i + special.text.count)].elementsEqual(special.text) {
-                    if start < i { segments.append(.text(scalars[start..<i])) }
-                    segments.append(.special(special.id))
-                    i += special.text.count
-                    start = i
-                    continue outer
-                }
+            for special in specialTokens where scalars.count - i >= special.text.count
+                && scalars[i..<(i + special.text.count)].elementsEqual(special.text) {
+                if start < i { segments.append(.text(scalars[start..<i])) }
+                segments.append(.special(special.id))
+                i += special.text.count
+                start = i
+                continue outer
             }
             i += 1
         }
@@ -140,8 +137,10 @@ public final class CLIPTokenizer: @unchecked Sendable {
         return segments
     }
 
-    /// CLIP's pattern `'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`, matches kept, the
-    /// rest (whitespace) dropped.
+    static let specialPieces: [[Unicode.Scalar]] = [Array("<|startoftext|>".unicodeScalars), Array("<|endoftext|>".unicodeScalars)]
+
+    /// CLIP's pattern `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
+    /// matches kept, the rest (whitespace) dropped.
     static func preTokenize(_ scalars: ArraySlice<Unicode.Scalar>) -> [String] {
         var words: [String] = []
         var i = scalars.startIndex
@@ -153,6 +152,15 @@ public final class CLIPTokenizer: @unchecked Sendable {
         }
         while i < end {
             let c = scalars[i]
+            if c == "<" {
+                // The pattern's first alternatives: the special token texts stay one piece (then go through BPE).
+                let piece = specialPieces.first { end - i >= $0.count && scalars[i..<(i + $0.count)].elementsEqual($0) }
+                if let piece {
+                    words.append(word(i..<(i + piece.count)))
+                    i += piece.count
+                    continue
+                }
+            }
             if c == "'" {
                 let rest = scalars[(i + 1)..<min(end, i + 3)]
                 var length = 0

@@ -1,0 +1,70 @@
+import Foundation
+import Tensor
+
+/// The timestep/σ tables shared by the Euler family.
+enum EulerSchedule {
+    /// Timesteps (float32), σ per step with 0 appended, and the initial noise scale.
+    /// - Parameter karras: replace the σs by Karras et al.'s ρ = 7 schedule between the same end points
+    ///   and map them back to (fractional) timesteps, as `EulerDiscreteScheduler(use_karras_sigmas=True)` does.
+    static func make(config: SchedulerConfig, steps: Int, karras: Bool = false) -> (timesteps: [Float], sigmas: [Float], initNoiseSigma: Float) {
+        let spacing = config.timestepSpacing ?? "linspace"
+        // Integral values below 2²⁴ in every spacing but linspace, so float32 casts are exact.
+        let raw = NoiseSchedule.spacedTimesteps(spacing: spacing, steps: steps, config: config)
+        var timesteps = raw.map { Float($0) }
+        let alphas = NoiseSchedule.alphasCumprod(config)
+        // ((1 − ᾱ)/ᾱ)^0.5 in float32, as torch computes the table.
+        let table: [Float] = alphas.map { a in ((1 - a) / a).squareRoot() }
+        var interpolated = timesteps.map { interpolate(Double($0), table) }
+        if karras, let sigmaMax = interpolated.first, let sigmaMin = interpolated.last {
+            interpolated = karrasSigmas(min: sigmaMin, max: sigmaMax, count: interpolated.count)
+            let logTable: [Float] = table.map { logf($0) }
+            timesteps = interpolated.map { Float(timestep(forSigma: $0, logTable: logTable)) }
+        }
+        var sigmas = interpolated.map { Float($0) }
+        sigmas.append(0)
+        let maxSigma = sigmas.max() ?? 0
+        let initNoiseSigma: Float = spacing == "leading" ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
+        return (timesteps, sigmas, initNoiseSigma)
+    }
+
+    /// `np.interp(t, arange(len(table)), table)` in float64.
+    static func interpolate(_ t: Double, _ table: [Float]) -> Double {
+        guard let last = table.last else { return 0 }
+        if t <= 0 { return Double(table[0]) }
+        if t >= Double(table.count - 1) { return Double(last) }
+        let j = Int(t.rounded(.down))
+        if t == Double(j) { return Double(table[j]) }
+        let slope = Double(table[j + 1]) - Double(table[j])
+        return slope * (t - Double(j)) + Double(table[j])
+    }
+
+    /// `sample / (σ² + 1)^0.5`, the scalar in float32 as torch computes it.
+    static func scaleModelInput(_ sample: Tensor, sigma: Float) -> Tensor {
+        let divisor: Float = (sigma * sigma + 1).squareRoot()
+        return Tensor(shape: sample.shape) { out in
+            sample.withUnsafeBufferPointer { x in
+                for i in 0..<out.count { out[i] = x[i] / divisor }
+            }
+        }
+    }
+
+    /// diffusers `_convert_to_karras`: `(σmax^(1/ρ) + ramp·(σmin^(1/ρ) − σmax^(1/ρ)))^ρ`, ρ = 7, ramp = linspace(0, 1, n).
+    static func karrasSigmas(min sigmaMin: Double, max sigmaMax: Double, count n: Int) -> [Double] {
+        let rho = 7.0
+        let minInv = pow(sigmaMin, 1 / rho), maxInv = pow(sigmaMax, 1 / rho)
+        return NoiseSchedule.numpyLinspace(to: 1, count: n).map { pow(maxInv + $0 * (minInv - maxInv), rho) }
+    }
+
+    /// diffusers `_sigma_to_t`: the fractional timestep whose log σ interpolates linearly to log `sigma`.
+    static func timestep(forSigma sigma: Double, logTable: [Float]) -> Double {
+        let logSigma = log(Swift.max(sigma, 1e-10))
+        // Last index with logTable[i] <= logSigma (the table increases), kept below the end.
+        var low = 0
+        for (i, value) in logTable.enumerated() where logSigma - Double(value) >= 0 { low = i }
+        low = Swift.min(low, logTable.count - 2)
+        let lowValue = logTable[low], highValue = logTable[low + 1]
+        var w = (Double(lowValue) - logSigma) / Double(lowValue - highValue)
+        w = Swift.min(Swift.max(w, 0), 1)
+        return (1 - w) * Double(low) + w * Double(low + 1)
+    }
+}

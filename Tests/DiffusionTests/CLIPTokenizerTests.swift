@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Diffusion
+
+/// Tokenizer fixtures from tools/fixtures/make_core_fixtures.py (transformers 5.24.0 `CLIPTokenizer`).
+@Suite struct CLIPTokenizerTests {
+    struct Case: Decodable {
+        let text: String
+        let ids: [Int]
+        let length: Int
+        let ids_pad0: [Int]
+    }
+    struct Cases: Decodable { let cases: [Case] }
+
+    static let hasFixtures = Fixtures.exists("tokenizer/cases.json")
+    static func cases() throws -> [Case] {
+        try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer/cases.json")))).cases
+    }
+    static let vocabFolder = Fixtures.repository.appendingPathComponent("weights/clip").path
+    static let sd2Folder = Fixtures.path("networks/net-b/tokenizer")
+
+    @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    func vocabAndMergesGiveTheReferenceIdsAndCountsForEveryCase() throws {
+        let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
+        #expect(tokenizer.bosTokenID == 49406 && tokenizer.eosTokenID == 49407 && tokenizer.padTokenID == 49407)
+        var failures: [String] = []
+        for c in try Self.cases() {
+            let result = tokenizer.tokenize(c.text)
+            if result.ids != c.ids || result.tokenCount != c.length {
+                failures.append("\(c.text.debugDescription): got \(result.ids.prefix(12)) count \(result.tokenCount), want \(c.ids.prefix(12)) count \(c.length)")
+            }
+            #expect(result.truncatedTokens == max(0, c.length - 77))
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
+    }
+
+    @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    func tokenizerJSONWithExclamationPaddingGivesTheReferenceIdsForEveryCase() throws {
+        let tokenizer = try CLIPTokenizer.load(directory: Self.sd2Folder)
+        #expect(tokenizer.padTokenID == 0)
+        var failures: [String] = []
+        for c in try Self.cases() where tokenizer.tokenize(c.text).ids != c.ids_pad0 {
+            failures.append("\(c.text.debugDescription): got \(tokenizer.tokenize(c.text).ids.prefix(12)), want \(c.ids_pad0.prefix(12))")
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
+    }
+
+    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    func aModelFolderIsAcceptedThroughItsTokenizerSubfolder() throws {
+        let tokenizer = try CLIPTokenizer.load(directory: Fixtures.path("networks/net-b"))
+        #expect(tokenizer.padTokenID == 0)
+    }
+
+    @Test func aFolderWithoutTokenizerFilesGivesAClearError() throws {
+        let folder = TemporaryFolder()
+        do {
+            _ = try CLIPTokenizer.load(directory: folder.url.path)
+            Issue.record("expected an error")
+        } catch let error as TokenizerError {
+            #expect(error.code == .missingFiles)
+            #expect(error.description.contains("vocab.json") && error.description.contains("tokenizer.json"))
+        }
+        do {
+            _ = try CLIPTokenizer.load(directory: folder.path("absent"))
+            Issue.record("expected an error")
+        } catch let error as TokenizerError {
+            #expect(error.code == .missingFiles)
+        }
+    }
+
+    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    func fiveThousandRandomUnicodeStringsTokenizeWithoutCrashingToValidIds() throws {
+        let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
+        var rng = SplitMix64(seed: 77)
+        let ranges: [ClosedRange<UInt32>] = [0x20...0x7E, 0x00...0x1F, 0xA0...0x24F, 0x300...0x36F, 0x370...0x52F, 0x600...0x6FF,
+                                             0x900...0x97F, 0x2000...0x206F, 0x3040...0x30FF, 0x4E00...0x9FFF, 0xAC00...0xD7A3,
+                                             0xFB00...0xFB4F, 0x1F300...0x1FAFF, 0xE000...0xF8FF, 0x10000...0x10FFFF]
+        for _ in 0..<5_000 {
+            let length = Int.random(in: 0..<60, using: &rng)
+            var scalars = String.UnicodeScalarView()
+            for _ in 0..<length {
+                let range = ranges.randomElement(using: &rng)!
+                if let s = Unicode.Scalar(UInt32.random(in: range, using: &rng)) { scalars.append(s) }
+                if Int.random(in: 0..<10, using: &rng) == 0 { scalars.append(contentsOf: ["<|endoftext|>", " ", "'s", "\t", "\u{00A0}"].randomElement(using: &rng)!.unicodeScalars) }
+            }
+            let result = tokenizer.tokenize(String(scalars))
+            #expect(result.ids.count == 77)
+            #expect(result.ids.first == 49406)
+            #expect(result.ids.allSatisfy { (0..<49408).contains($0) })
+            #expect(result.ids.contains(49407))
+        }
+    }
+
+    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    func longPromptsAreTruncatedToSeventySevenEndingInEOS() throws {
+        let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
+        let result = tokenizer.tokenize(String(repeating: "word ", count: 100))
+        #expect(result.ids.count == 77 && result.ids.last == 49407)
+        #expect(result.tokenCount == 102 && result.truncatedTokens == 25)
+        #expect(tokenizer.tokenize("a cat", maxLength: 5).ids.count == 5)
+    }
+}

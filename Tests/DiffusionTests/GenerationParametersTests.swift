@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import Diffusion
+
+@Suite struct GenerationParametersTests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+        ("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"),
+    ])
+    func sha256MatchesTheFIPSTestVectors(message: String, digest: String) {
+        #expect(SHA256.hex(SHA256.hash(Array(message.utf8))) == digest)
+    }
+
+    @Test func sha256OfAMillionAsFedInOddChunksMatches() {
+        var hasher = SHA256()
+        let block = [UInt8](repeating: UInt8(ascii: "a"), count: 997)
+        var fed = 0
+        while fed < 1_000_000 {
+            let n = min(block.count - fed % 7, 1_000_000 - fed)
+            hasher.update(Array(block.prefix(n)))
+            fed += n
+        }
+        #expect(SHA256.hex(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test func modelHashIsTheFirstTenHexDigitsOfTheFileSHA256() throws {
+        let folder = TemporaryFolder()
+        let path = folder.path("model.safetensors")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data("abc".utf8)))
+        #expect(try GenerationParameters.modelHash(path: path) == "ba7816bf8f")
+        #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters.modelHash(path: folder.path("absent")) }
+        #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters.modelHash(path: folder.url.path) }
+    }
+
+    @Test func a1111TextHasThePromptNegativePromptAndSettingsLines() {
+        var p = GenerationParameters(prompt: "a red cat", negativePrompt: "blurry", steps: 20, sampler: .euler_a, cfgScale: 7.5,
+                                     seed: 42, width: 512, height: 512, modelHash: "abcd1234", modelName: "NAME")
+        #expect(p.a1111Text == "a red cat\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcd1234, Model: NAME")
+        p.negativePrompt = ""
+        p.cfgScale = 7
+        p.sampler = .ddim
+        p.extra = [("Denoising strength", "0.75")]
+        #expect(p.a1111Text == "a red cat\nSteps: 20, Sampler: DDIM, CFG scale: 7, Seed: 42, Size: 512x512, Model hash: abcd1234, Model: NAME, Denoising strength: 0.75")
+    }
+
+    @Test func cfgScaleIsPrintedLikeA1111AndAwkwardValuesAreQuoted() {
+        #expect(GenerationParameters.formatNumber(1) == "1")
+        #expect(GenerationParameters.formatNumber(7) == "7")
+        #expect(GenerationParameters.formatNumber(7.5) == "7.5")
+        #expect(GenerationParameters.formatNumber(12.25) == "12.25")
+        let p = GenerationParameters(prompt: "x", steps: 1, sampler: .euler, cfgScale: 1, seed: 18_446_744_073_709_551_615,
+                                     width: 64, height: 32, modelHash: "0123456789", modelName: "my model, v2: final")
+        #expect(p.a1111Text == "x\nSteps: 1, Sampler: Euler, CFG scale: 1, Seed: 18446744073709551615, Size: 64x32, Model hash: 0123456789, Model: \"my model, v2: final\"")
+    }
+}
