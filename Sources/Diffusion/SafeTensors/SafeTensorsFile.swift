@@ -82,8 +82,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func tensor(_ name: String) throws -> Tensor {
         let info = try requireInfo(name)
         let source = UnsafeRawBufferPointer(rebasing: mapping[info.byteRange])
-        return Tensor(shape: info.shape) { destination in
+        let tensor = Tensor(shape: info.shape) { destination in
             FloatConversion.convert(source, dtype: info.dtype, into: destination)
+        }
+        releasePages(info.byteRange)
+        return tensor
+    }
+
+    /// Drops the mapped file pages wholly inside `range` from this process's resident set: the
+    /// converted copy is what the model keeps, so loading a checkpoint does not hold the file and
+    /// its float32 copy in memory at the same time. The pages are re-read from the file if touched.
+    private func releasePages(_ range: Range<Int>) {
+        guard let base = mapping.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (range.lowerBound + page - 1) / page * page
+        let end = range.upperBound / page * page
+        if end > start {
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
         }
     }
 
