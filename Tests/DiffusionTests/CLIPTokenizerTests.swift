@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import Diffusion
 
-/// Tokenizer fixtures from tools/fixtures/make_core_fixtures.py (transformers 5.24.0 `CLIPTokenizer`).
+/// Tokenizer fixtures from tools/fixtures/make_fixtures.py (transformers 5.24.0, tokenizers 0.23.3 `CLIPTokenizer`); all 86 cases identical.
 @Suite struct CLIPTokenizerTests {
     struct Case: Decodable {
         let text: String
@@ -17,7 +17,7 @@ import Diffusion
         try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer/cases.json")))).cases
     }
     static let vocabFolder = Fixtures.repository.appendingPathComponent("weights/clip").path
-    static let sd2Folder = Fixtures.path("networks/net-b/tokenizer")
+    static let sd2Folder = Fixtures.path("models/tiny-sd-b/tokenizer")
 
     @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
     func vocabAndMergesGiveTheReferenceIdsAndCountsForEveryCase() throws {
@@ -47,7 +47,7 @@ import Diffusion
 
     @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
     func aModelFolderIsAcceptedThroughItsTokenizerSubfolder() throws {
-        let tokenizer = try CLIPTokenizer.load(directory: Fixtures.path("networks/net-b"))
+        let tokenizer = try CLIPTokenizer.load(directory: Fixtures.path("models/tiny-sd-b"))
         #expect(tokenizer.padTokenID == 0)
     }
 

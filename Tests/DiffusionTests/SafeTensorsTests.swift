@@ -250,9 +250,9 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(.missingField) { _ = try SafeTensorsFile(path: variant("field.safetensors", edited("\"shape\"", "\"shapf\""))) }
     }
 
-    @Test(.enabled(if: Fixtures.exists("networks"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
-    func tinyModelWeightsInEveryPrecisionMatchAnIndependentConversion() throws {
-        let root = Fixtures.path("networks")
+    @Test(.enabled(if: Fixtures.exists("models"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
+    func tinyModelWeightsInFP32FP16AndBF16MatchAnIndependentConversion() throws {
+        let root = Fixtures.path("models")
         let enumerator = FileManager.default.enumerator(atPath: root)
         var checked = 0
         while let relative = enumerator?.nextObject() as? String {
@@ -278,6 +278,7 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
                         let bytes: [UInt8] = [0, 0, lo, hi]
                         expected = bytes.withUnsafeBytes { $0.load(as: Float.self) }
                     case .i64: expected = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))
+                    case .i32: expected = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self))
                     case .u8: expected = Float(raw[i])
                     default: continue
                     }
@@ -292,11 +293,11 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(checked > 0)
     }
 
-    @Test(.enabled(if: Fixtures.exists("networks/net-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
+    @Test(.enabled(if: Fixtures.exists("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
     func aBFloat16CopyOfTheTinyUNetReadsBackAsTheRoundedValues() throws {
-        // No bf16 fixture is committed: round net-a's fp32 UNet to bf16 (nearest-even) here, write the file
-        // by hand, and expect exactly the rounded values back.
-        let source = try SafeTensorsFile(path: Fixtures.path("networks/net-a/unet/diffusion_pytorch_model.safetensors"))
+        // Besides tiny-sd-c's bf16 files (checked above): round tiny-sd-a's fp32 UNet to bf16 (nearest-even)
+        // here, write the file by hand, and expect exactly the rounded values back.
+        let source = try SafeTensorsFile(path: Fixtures.path("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"))
         var entries: [String] = [], data: [UInt8] = [], expected: [String: [Float]] = [:]
         for name in source.names {
             let values = try source.tensor(name).scalars

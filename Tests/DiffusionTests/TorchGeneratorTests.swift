@@ -3,7 +3,7 @@ import Testing
 import Diffusion
 import Tensor
 
-/// `torch.randn` fixtures from tools/fixtures/make_core_fixtures.py (torch 2.13.0+cpu).
+/// `torch.randn` fixtures from tools/fixtures/make_fixtures.py (torch 2.13.0+cpu).
 @Suite struct TorchGeneratorTests {
     struct Case: Decodable {
         let name: String

@@ -12,7 +12,8 @@ public struct DDIMScheduler: Scheduler, Sendable {
     public var initNoiseSigma: Float { 1 }
     /// ᾱ per training timestep (float32).
     public let alphasCumprod: [Float]
-    let finalAlphaCumprod: Float
+    /// ᾱ before the first training step: 1 with `set_alpha_to_one`, else ᾱ₀.
+    public let finalAlphaCumprod: Float
     let stepRatio: Int
     let predictionType: String
     let clipRange: Float?

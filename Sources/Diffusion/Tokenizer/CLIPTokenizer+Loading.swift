@@ -23,13 +23,20 @@ extension CLIPTokenizer {
             throw TokenizerError(.missingFiles, path: directory,
                                  message: "no CLIP tokenizer here (\(what)); pass a model's tokenizer/ folder, or weights/clip for single-file checkpoints")
         }
-        let padToken = try readPadToken(folder)
+        let specials = try readSpecialTokens(folder)
+        let padToken = specials.first { $0.role == "pad_token" }?.token.content
         if has("vocab.json", in: folder), has("merges.txt", in: folder) {
             let vocabURL = folder.appendingPathComponent("vocab.json")
             let vocabulary = try readVocabulary(try readJSON(vocabURL), origin: vocabURL.path)
             let mergesURL = folder.appendingPathComponent("merges.txt")
             let merges = try readMergesText(mergesURL)
-            return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: padToken ?? "<|endoftext|>", origin: folder.path)
+            let pad = padToken ?? "<|endoftext|>"
+            // transformers registers the special tokens in this order; a later one for the same text wins.
+            var added = [AddedToken("<|startoftext|>", normalized: true), AddedToken("<|endoftext|>", normalized: true)]
+            added += specials.map(\.token)
+            if padToken == nil { added.append(AddedToken(pad, normalized: false)) }
+            return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: pad, addedTokens: added,
+                                     patternKeepsSpecialTexts: false, origin: folder.path)
         }
         let url = folder.appendingPathComponent("tokenizer.json")
         guard let root = try readJSON(url) as? [String: Any], let model = root["model"] as? [String: Any] else {
@@ -39,13 +46,16 @@ extension CLIPTokenizer {
             throw TokenizerError(.invalidFormat, path: url.path, message: "the model is \(type), not BPE; this is not a CLIP tokenizer")
         }
         var vocabulary = try readVocabulary(model["vocab"] as Any, origin: url.path)
-        var addedTokens: [String] = []
+        var addedTokens: [AddedToken] = []
         for case let added as [String: Any] in root["added_tokens"] as? [Any] ?? [] {
             if let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue {
                 vocabulary[content] = id
-                addedTokens.append(content)
+                addedTokens.append(AddedToken(content, normalized: added["normalized"] as? Bool ?? true))
             }
         }
+        let pretokenizers = (root["pre_tokenizer"] as? [String: Any]).map { ($0["pretokenizers"] as? [[String: Any]]) ?? [$0] } ?? []
+        let patterns = pretokenizers.compactMap { ($0["pattern"] as? [String: Any])?["Regex"] as? String }
+        let keepsSpecialTexts = patterns.contains { $0.contains("startoftext") }
         guard let rawMerges = model["merges"] as? [Any] else {
             throw TokenizerError(.invalidFormat, path: url.path, message: "model.merges is missing; re-save the tokenizer with transformers")
         }
@@ -64,7 +74,7 @@ extension CLIPTokenizer {
         }
         let padding = (root["padding"] as? [String: Any])?["pad_token"] as? String
         return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: padToken ?? padding ?? "<|endoftext|>",
-                                 addedTokens: addedTokens, origin: folder.path)
+                                 addedTokens: addedTokens, patternKeepsSpecialTexts: keepsSpecialTexts, origin: folder.path)
     }
 
     private static func readJSON(_ url: URL) throws -> Any {
@@ -110,15 +120,23 @@ extension CLIPTokenizer {
         return merges
     }
 
-    /// `pad_token` from tokenizer_config.json, else special_tokens_map.json; a string or `{"content": …}`.
-    private static func readPadToken(_ folder: URL) throws -> String? {
+    /// The special tokens of tokenizer_config.json (else special_tokens_map.json) in transformers'
+    /// registration order: a string is matched exactly, an AddedToken object by its `normalized` flag.
+    private static func readSpecialTokens(_ folder: URL) throws -> [(role: String, token: AddedToken)] {
         for name in ["tokenizer_config.json", "special_tokens_map.json"] {
             let url = folder.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             guard let object = try readJSON(url) as? [String: Any] else { continue }
-            if let pad = object["pad_token"] as? String { return pad }
-            if let pad = (object["pad_token"] as? [String: Any])?["content"] as? String { return pad }
+            var tokens: [(role: String, token: AddedToken)] = []
+            for role in ["bos_token", "eos_token", "unk_token", "pad_token"] {
+                if let text = object[role] as? String {
+                    tokens.append((role, AddedToken(text, normalized: false)))
+                } else if let entry = object[role] as? [String: Any], let text = entry["content"] as? String {
+                    tokens.append((role, AddedToken(text, normalized: entry["normalized"] as? Bool ?? true)))
+                }
+            }
+            if !tokens.isEmpty { return tokens }
         }
-        return nil
+        return []
     }
 }

@@ -16,8 +16,13 @@ public final class CLIPTokenizer: @unchecked Sendable {
     public let padTokenID: Int
     public let bosTokenID: Int
     public let eosTokenID: Int
-    /// The added token strings split off the raw text, longest first, with their ids.
-    private let specialTokens: [(text: [Unicode.Scalar], id: Int)]
+    /// Added tokens matched in the raw text (`normalized: false`), longest first, with their ids.
+    private let rawSpecialTokens: [(text: [Unicode.Scalar], id: Int)]
+    /// Added tokens matched in the normalised text (`normalized: true`), longest first, with their ids.
+    private let normalizedSpecialTokens: [(text: [Unicode.Scalar], id: Int)]
+    /// Whether the pre-tokeniser pattern keeps `<|startoftext|>`/`<|endoftext|>` as single pieces
+    /// (tokenizer.json files spell that out; transformers' vocab + merges build does not).
+    private let patternKeepsSpecialTexts: Bool
 
     private let cacheLock = NSLock()
     private var cache: [String: [Int]] = [:]
@@ -27,10 +32,13 @@ public final class CLIPTokenizer: @unchecked Sendable {
     ///   - vocabulary: token → id; must hold `<|startoftext|>` and `<|endoftext|>`.
     ///   - merges: merge pairs in rank order.
     ///   - padToken: the padding token (`<|endoftext|>` for SD 1.x, `!` for SD 2.x).
-    ///   - addedTokens: further tokens split off the raw text before normalisation (tokenizer.json's
-    ///     `added_tokens`); BOS, EOS and the pad token always are.
+    ///   - addedTokens: the tokens split off before BPE, with their `normalized` flags, in registration
+    ///     order (a later entry for the same text wins). Nil gives transformers' behaviour for SD
+    ///     tokenizer_config files: BOS and EOS matched after normalisation, then the pad token matched
+    ///     exactly (so with SD 1.x's pad `<|endoftext|>` only the exact lower-case EOS text is special).
+    ///   - patternKeepsSpecialTexts: the pre-tokeniser pattern starts with the two special texts.
     public init(vocabulary: [String: Int], merges: [(String, String)], padToken: String = "<|endoftext|>",
-                addedTokens: [String] = [], origin: String = "<memory>") throws {
+                addedTokens: [AddedToken]? = nil, patternKeepsSpecialTexts: Bool = false, origin: String = "<memory>") throws {
         guard let bos = vocabulary["<|startoftext|>"], let eos = vocabulary["<|endoftext|>"] else {
             throw TokenizerError(.missingToken, path: origin, message: "the vocabulary lacks <|startoftext|> or <|endoftext|>; this is not a CLIP tokenizer")
         }
@@ -47,30 +55,37 @@ public final class CLIPTokenizer: @unchecked Sendable {
         bosTokenID = bos
         eosTokenID = eos
         padTokenID = pad
-        // transformers registers BOS, EOS and the pad token as special added tokens, matched exactly in
-        // the raw text (normalized: false); with SD 2's pad "!" every "!" becomes id 0.
-        var specials: [String: Int] = [:]
-        specials["<|startoftext|>"] = bos
-        specials["<|endoftext|>"] = eos
-        specials[padToken] = pad
-        for token in addedTokens where !token.isEmpty {
-            if let id = vocabulary[token] { specials[token] = id }
+        let added = addedTokens ?? [AddedToken("<|startoftext|>", normalized: true), AddedToken("<|endoftext|>", normalized: true),
+                                    AddedToken(padToken, normalized: false)]
+        var flags: [String: Bool] = [:]
+        for token in added where !token.content.isEmpty && vocabulary[token.content] != nil { flags[token.content] = token.normalized }
+        func table(_ normalized: Bool) -> [(text: [Unicode.Scalar], id: Int)] {
+            flags.filter { $0.value == normalized }.map { (Array($0.key.unicodeScalars), vocabulary[$0.key]!) }
+                .sorted { ($0.text.count, $0.id) > ($1.text.count, $1.id) }
         }
-        specialTokens = specials.map { (Array($0.key.unicodeScalars), $0.value) }
-            .sorted { ($0.text.count, $0.id) > ($1.text.count, $1.id) }
+        rawSpecialTokens = table(false)
+        normalizedSpecialTokens = table(true)
+        self.patternKeepsSpecialTexts = patternKeepsSpecialTexts
     }
 
     /// BPE ids of `text`, without BOS and EOS.
     public func encode(_ text: String) -> [Int] {
         var ids: [Int] = []
-        for segment in splitSpecialTokens(Array(text.unicodeScalars)) {
+        for segment in Self.split(Array(text.unicodeScalars)[...], on: rawSpecialTokens) {
             switch segment {
             case .special(let id): ids.append(id)
             case .text(let raw):
                 var view = String.UnicodeScalarView()
                 view.append(contentsOf: raw)
-                let normalized = Self.normalize(String(view))
-                for word in Self.preTokenize(normalized[...]) { ids.append(contentsOf: bpeIDs(word)) }
+                for piece in Self.split(Self.normalize(String(view))[...], on: normalizedSpecialTokens) {
+                    switch piece {
+                    case .special(let id): ids.append(id)
+                    case .text(let normalized):
+                        for word in Self.preTokenize(normalized, keepSpecialTexts: patternKeepsSpecialTexts) {
+                            ids.append(contentsOf: bpeIDs(word))
+                        }
+                    }
+                }
             }
         }
         return ids
@@ -117,31 +132,32 @@ public final class CLIPTokenizer: @unchecked Sendable {
         case special(Int)
     }
 
-    /// Splits the added tokens out of the raw text (leftmost match, longest first, exact case).
-    func splitSpecialTokens(_ scalars: [Unicode.Scalar]) -> [Segment] {
+    /// Splits `tokens` out of `scalars` (leftmost match, longest first, exact).
+    static func split(_ scalars: ArraySlice<Unicode.Scalar>, on tokens: [(text: [Unicode.Scalar], id: Int)]) -> [Segment] {
+        guard !tokens.isEmpty else { return scalars.isEmpty ? [] : [.text(scalars)] }
         var segments: [Segment] = []
-        var start = 0
-        var i = 0
-        outer: while i < scalars.count {
-            for special in specialTokens where scalars.count - i >= special.text.count
-                && scalars[i..<(i + special.text.count)].elementsEqual(special.text) {
+        var start = scalars.startIndex
+        var i = scalars.startIndex
+        outer: while i < scalars.endIndex {
+            for token in tokens where scalars.endIndex - i >= token.text.count
+                && scalars[i..<(i + token.text.count)].elementsEqual(token.text) {
                 if start < i { segments.append(.text(scalars[start..<i])) }
-                segments.append(.special(special.id))
-                i += special.text.count
+                segments.append(.special(token.id))
+                i += token.text.count
                 start = i
                 continue outer
             }
             i += 1
         }
-        if start < scalars.count { segments.append(.text(scalars[start..<scalars.count])) }
+        if start < scalars.endIndex { segments.append(.text(scalars[start..<scalars.endIndex])) }
         return segments
     }
 
     static let specialPieces: [[Unicode.Scalar]] = [Array("<|startoftext|>".unicodeScalars), Array("<|endoftext|>".unicodeScalars)]
 
-    /// CLIP's pattern `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
+    /// CLIP's pattern `[<\|startoftext\|>|<\|endoftext\|>|]'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
     /// matches kept, the rest (whitespace) dropped.
-    static func preTokenize(_ scalars: ArraySlice<Unicode.Scalar>) -> [String] {
+    static func preTokenize(_ scalars: ArraySlice<Unicode.Scalar>, keepSpecialTexts: Bool) -> [String] {
         var words: [String] = []
         var i = scalars.startIndex
         let end = scalars.endIndex
@@ -152,7 +168,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
         }
         while i < end {
             let c = scalars[i]
-            if c == "<" {
+            if keepSpecialTexts, c == "<" {
                 // The pattern's first alternatives: the special token texts stay one piece (then go through BPE).
                 let piece = specialPieces.first { end - i >= $0.count && scalars[i..<(i + $0.count)].elementsEqual($0) }
                 if let piece {
