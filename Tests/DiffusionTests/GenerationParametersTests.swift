@@ -56,3 +56,18 @@ import Diffusion
         #expect(p.a1111Text == "x\nSteps: 1, Sampler: Euler, CFG scale: 1, Seed: 18446744073709551615, Size: 64x32, Model hash: 0123456789, Model: \"my model, v2: final\"")
     }
 }
+
+extension GenerationParametersTests {
+    @Test func a1111TextParsesBackToTheSameParameters() throws {
+        let original = GenerationParameters(prompt: "a red cat,\nsecond line", negativePrompt: "blurry, low quality", steps: 25, sampler: .euler_a,
+                                            cfgScale: 7.5, seed: 4_294_967_296, width: 768, height: 512, modelHash: "0123456789",
+                                            modelName: "my model, v2: \"final\"", extra: [("Denoising strength", "0.75"), ("Note", "a, b")])
+        #expect(try GenerationParameters(a1111Text: original.a1111Text) == original)
+        let plain = try GenerationParameters(a1111Text: "cat\nSteps: 20, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 64x64, Model hash: ab, Model: tiny")
+        #expect(plain.negativePrompt == "" && plain.sampler == .ddim && plain.cfgScale == 7 && plain.modelName == "tiny")
+        #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters(a1111Text: "just a prompt") }
+        #expect { _ = try GenerationParameters(a1111Text: "x\nSteps: 20, Sampler: LMS, CFG scale: 7, Seed: 1, Size: 64x64") } throws: {
+            "\($0)".contains("euler_a")
+        }
+    }
+}

@@ -1,8 +1,7 @@
 public import Tensor
 
-/// DDIM with η = 0 (deterministic), matching diffusers' `DDIMScheduler` (diffusers 0.42,
-/// https://github.com/huggingface/diffusers/blob/v0.32.0/src/diffusers/schedulers/scheduling_ddim.py — the
-/// arithmetic is unchanged through 0.42).
+/// DDIM with η = 0 (deterministic), matching diffusers' `DDIMScheduler` (diffusers 0.42.1, the fixtures'
+/// version; https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_ddim.py).
 ///
 /// `x̂₀ = (x − √(1−ᾱ_t)·ε)/√ᾱ_t`, `x' = √ᾱ_prev·x̂₀ + √(1−ᾱ_prev)·ε` with `prev = t − T/N`, in float32
 /// like the reference.

@@ -1,6 +1,6 @@
 public import Tensor
 
-/// Euler ancestral ("Euler a"), matching diffusers' `EulerAncestralDiscreteScheduler` (diffusers 0.42,
+/// Euler ancestral ("Euler a"), matching diffusers' `EulerAncestralDiscreteScheduler` (diffusers 0.42.1,
 /// https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_euler_ancestral_discrete.py).
 ///
 /// Same σ tables as Euler; each step goes to σ_down deterministically and adds `randn · σ_up`, with

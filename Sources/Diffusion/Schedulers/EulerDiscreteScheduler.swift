@@ -1,7 +1,7 @@
 public import Tensor
 
 /// Euler (Karras et al. 2022, Algorithm 2 without churn), matching diffusers' `EulerDiscreteScheduler`
-/// (diffusers 0.42, https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_euler_discrete.py).
+/// (diffusers 0.42.1, https://github.com/huggingface/diffusers/blob/main/src/diffusers/schedulers/scheduling_euler_discrete.py).
 ///
 /// σ = √((1−ᾱ)/ᾱ) interpolated linearly at the (float) timesteps and rounded to float32, 0 appended;
 /// input scaled by 1/√(σ²+1); `x' = x + ((x − x̂₀)/σ)·(σ_next − σ)`. `use_karras_sigmas` is honoured
