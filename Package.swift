@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Farm", dependencies: [
             "CLibPQ", "Imaging",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["README.md"]),
 
         // Thin executables.
         .executableTarget(name: "sdfarm", dependencies: [

@@ -260,15 +260,18 @@ public final class JobQueue {
 
     private func finish(_ job: ClaimedJob, attemptOutcome: String, error: String?, jobUpdate: String, extra: [String?],
                         notify: Bool = false) throws -> Bool {
-        let params: [String?] = [String(job.id), job.lease.owner, job.lease.token] + extra
-        let accepted: Bool = try db.transaction {
-            let updated = try db.query(jobUpdate, params)
-            guard updated.rows.count == 1 else { return false }
-            try db.query("UPDATE job_attempts SET outcome = $2, finished_at = now(), error = $3 WHERE token = $1::uuid",
-                         [job.lease.token, attemptOutcome, error])
-            if notify { try db.query("SELECT pg_notify($1, $2)", [Self.channel, "retry \(job.id)"]) }
-            return true
+        // One statement (one round trip, atomic): the fenced job update, the attempt row, and the notification.
+        let k = 3 + extra.count
+        var sql = "WITH j AS (\(jobUpdate)), a AS (UPDATE job_attempts SET outcome = $\(k + 1), finished_at = now(), error = $\(k + 2) "
+            + "WHERE token = $3::uuid AND EXISTS (SELECT 1 FROM j) RETURNING 1)"
+        var params: [String?] = [String(job.id), job.lease.owner, job.lease.token] + extra + [attemptOutcome, error]
+        if notify {
+            sql += ", nt AS (SELECT pg_notify($\(k + 3), $\(k + 4)) FROM j) SELECT (SELECT count(*) FROM j) AS n, (SELECT count(*) FROM nt) AS notified"
+            params += [Self.channel, "retry \(job.id)"]
+        } else {
+            sql += " SELECT (SELECT count(*) FROM j) AS n"
         }
+        let accepted = try db.query(sql, params).value(0, "n") == "1"
         if accepted { return true }
         // Refused — or this is a repeat of our own finish whose reply was lost with the connection.
         let prior = try db.query("SELECT outcome FROM job_attempts WHERE token = $1::uuid", [job.lease.token])

@@ -127,9 +127,9 @@ public struct PostgresResult: Sendable {
     /// Rows the command touched (`UPDATE 3` → 3).
     public let affectedRows: Int
 
-    /// The value at row `row`, column `name`.
+    /// The value at row `row`, column `name`; nil for NULL, a missing column or a missing row.
     public func value(_ row: Int, _ name: String) -> String? {
-        guard let c = columns.firstIndex(of: name) else { return nil }
+        guard row >= 0, row < rows.count, let c = columns.firstIndex(of: name) else { return nil }
         return rows[row][c]
     }
 }

@@ -120,6 +120,30 @@ enum Harness {
         return try condition()
     }
 
+    /// Runs `pg_ctl ARGS -w` on the test cluster as its owner; returns the exit status.
+    static func pgctl(_ arguments: [String]) throws -> Int32 {
+        let env = ProcessInfo.processInfo.environment
+        let argv = ["/usr/sbin/runuser", "-u", env["SDFARM_TEST_PG_OWNER"]!, "--", env["SDFARM_TEST_PG_BIN"]! + "/pg_ctl",
+                    "-D", env["SDFARM_TEST_PG_DIR"]! + "/data", "-w", "-t", "60"] + arguments
+        return spawnAndWait(argv)
+    }
+
+    /// posix_spawn + waitpid (Foundation's Process can miss the exit of a child whose own child daemonises).
+    static func spawnAndWait(_ argv: [String]) -> Int32 {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 2, "/dev/null", O_WRONLY, 0)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &fileActions, nil, &cArgs, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -1
+    }
+
     /// Runs a built executable and captures its output.
     static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
