@@ -102,7 +102,9 @@ public final class Worker: @unchecked Sendable {
                 }
             } catch let error as PostgresError where error.isConnectionLoss && stopRequested { break }
             guard let job = claimed.first else {
-                if try waitIdle(session) { break }
+                do {
+                    if try waitIdle(session) { break }
+                } catch let error as PostgresError where error.isConnectionLoss && stopRequested { break }
                 continue
             }
             done += 1

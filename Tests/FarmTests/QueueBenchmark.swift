@@ -8,7 +8,7 @@ extension FarmIntegrationTests {
 
     @Test("benchmark: claim + complete throughput with a no-op render", .enabled(if: benchmarking))
     func benchClaimComplete() throws {
-        for (threads, batch) in [(1, 1), (4, 1), (4, 8)] {
+        for (threads, batch) in [(1, 1), (4, 1), (4, 8), (2, 16), (4, 16)] {
             let db = try Harness.Database()
             defer { db.drop() }
             let total = 8000
