@@ -66,8 +66,10 @@ extension FarmIntegrationTests {
             #expect(r.stderr.contains(mention), "\(args): stderr should mention \(mention): \(r.stderr)")
         }
         #expect(try db.queue.jobs(batch: s.batchID).map(\.state) == [.queued], "nothing changed")
-        let w = try Harness.run("sdfarm-worker", ["--storage", db.storage, "--database", db.url, "--renderer", "diffusion"])
-        #expect(w.status != 0 && w.stderr.contains("not wired"))
+        let w = try Harness.run("sdfarm-worker", ["--storage", db.storage, "--database", db.url, "--renderer", "pixels"])
+        #expect(w.status != 0 && w.stderr.contains("unknown renderer"))
+        let l = try Harness.run("sdfarm-worker", ["--storage", db.storage, "--database", db.url, "--lease", "0.1"])
+        #expect(l.status != 0 && l.stderr.contains("--lease"))
     }
 
     @Test("the CLI's listings: submit, status/jobs/show/workers as JSON, grid writes a labelled contact sheet")

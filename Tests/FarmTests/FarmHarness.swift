@@ -34,8 +34,10 @@ enum Harness {
             try Migrator(directory: Harness.repo.appendingPathComponent("migrations").path, logger: Harness.logger).migrate(queue.db)
             dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(name)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            // A real (tiny) checkpoint: submit checks read its header, and diffusion workers can render it.
             model = dir.appendingPathComponent("tiny.safetensors").path
-            _ = FileManager.default.createFile(atPath: model, contents: Data("stand-in".utf8))
+            try FileManager.default.copyItem(atPath: Harness.repo.appendingPathComponent("Tests/DiffusionTests/Fixtures/models/tiny-sd-sf.safetensors").path,
+                                             toPath: model)
         }
 
         var storage: String { dir.appendingPathComponent("storage").path }
