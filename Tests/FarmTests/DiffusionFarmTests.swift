@@ -30,10 +30,7 @@ struct DiffusionFarmTests {
             let job = try db.queue.job(Int64(row[0]!)!)
             let p = job.parameters
             let local = db.dir.appendingPathComponent("local-\(row[0]!).png").path
-            let r = try Harness.run("sdfarm", ["render", "--model", p.model, "--prompt", p.prompt, "--negative-prompt", p.negativePrompt,
-                                               "--seed", String(p.seed), "--steps", String(p.steps), "--sampler", p.sampler,
-                                               "--cfg-scale", String(p.cfgScale), "--width", String(p.width), "--height", String(p.height),
-                                               "--output", local])
+            let r = try Harness.renderLocally(p, output: local)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(FileManager.default.contents(atPath: path) == FileManager.default.contents(atPath: local), "job \(row[0]!)")
         }

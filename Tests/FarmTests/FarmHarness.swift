@@ -14,6 +14,14 @@ enum Harness {
     /// The render a job's output must equal byte for byte. (Switch to the Stable Diffusion renderer with the tiny model here.)
     static func directRender(_ p: RenderParameters) throws -> [UInt8] { try TestPatternRenderer.image(for: p) }
 
+    /// Renders `p` with `sdfarm render` into `output` (what a user would run locally for the same job).
+    static func renderLocally(_ p: RenderParameters, output: String) throws -> (status: Int32, stdout: String, stderr: String) {
+        try run("sdfarm", ["render", "--model", p.model, "--prompt", p.prompt, "--negative-prompt", p.negativePrompt,
+                           "--seed", String(p.seed), "--steps", String(p.steps), "--sampler", p.sampler,
+                           "--cfg-scale", String(p.cfgScale), "--width", String(p.width), "--height", String(p.height),
+                           "--output", output])
+    }
+
     /// A fresh database, migrated, with its URL; dropped by `drop()`.
     final class Database {
         let name: String

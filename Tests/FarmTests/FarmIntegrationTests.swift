@@ -29,10 +29,7 @@ struct FarmIntegrationTests {
             #expect(job.outputPath == "\(db.storage)/\(s.batchID)/\(job.id).png")
             let p = job.parameters
             let local = db.dir.appendingPathComponent("local-\(job.id).png").path
-            let r = try Harness.run("sdfarm", ["render", "--model", p.model, "--prompt", p.prompt, "--negative-prompt", p.negativePrompt,
-                                               "--seed", String(p.seed), "--steps", String(p.steps), "--sampler", p.sampler,
-                                               "--cfg-scale", String(p.cfgScale), "--width", String(p.width), "--height", String(p.height),
-                                               "--output", local])
+            let r = try Harness.renderLocally(p, output: local)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(FileManager.default.contents(atPath: job.outputPath ?? "") == FileManager.default.contents(atPath: local), "job \(job.id)")
         }
