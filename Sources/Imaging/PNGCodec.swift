@@ -69,10 +69,13 @@ public enum PNGCodec {
         }
     }
 
-    /// A decoded PNG: pixels as 8-bit RGB (alpha dropped), whether the file had alpha, and its text chunks.
+    /// A decoded PNG: pixels as 8-bit RGB (alpha dropped), whether the file had alpha or 16-bit
+    /// samples, and its text chunks.
     public struct Decoded: Sendable {
         public let image: RGBImage
         public let hadAlpha: Bool
+        /// The file stores 16 bits per sample (converted to 8-bit sRGB by libpng).
+        public let sixteenBit: Bool
         public let text: [TextChunk]
     }
 
@@ -84,7 +87,9 @@ public enum PNGCodec {
         return try decode([UInt8](data), path: path)
     }
 
-    /// Decodes PNG bytes into 8-bit RGB.
+    /// Decodes PNG bytes into 8-bit RGB. Grey and palette images are expanded; an alpha channel is
+    /// dropped without compositing (as Pillow's `convert("RGB")` does), so the colour of transparent
+    /// pixels is kept.
     public static func decode(_ bytes: [UInt8], path: String? = nil) throws -> Decoded {
         let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
@@ -95,17 +100,29 @@ public enum PNGCodec {
         let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&png, $0.baseAddress, $0.count) }
         guard begun != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
         let hadAlpha = (png.format & UInt32(PNG_FORMAT_FLAG_ALPHA)) != 0
-        png.format = UInt32(PNG_FORMAT_RGB)
+        let sixteenBit = (png.format & UInt32(PNG_FORMAT_FLAG_LINEAR)) != 0
+        // With alpha, read RGBA and drop it here: asking libpng for RGB would composite.
+        let channels = hadAlpha ? 4 : 3
+        png.format = UInt32(hadAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
         let width = Int(png.width), height = Int(png.height)
-        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        var raw = [UInt8](repeating: 0, count: width * height * channels)
         let finished = bytes.withUnsafeBytes { _ in
-            pixels.withUnsafeMutableBytes { out in
-                png_image_finish_read(&png, nil, out.baseAddress, Int32(width * 3), nil)
+            raw.withUnsafeMutableBytes { out in
+                png_image_finish_read(&png, nil, out.baseAddress, Int32(width * channels), nil)
             }
         }
         guard finished != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
+        var pixels = raw
+        if hadAlpha {
+            pixels = [UInt8](repeating: 0, count: width * height * 3)
+            for i in 0..<(width * height) {
+                pixels[i * 3] = raw[i * 4]
+                pixels[i * 3 + 1] = raw[i * 4 + 1]
+                pixels[i * 3 + 2] = raw[i * 4 + 2]
+            }
+        }
         return Decoded(image: RGBImage(width: width, height: height, pixels: pixels), hadAlpha: hadAlpha,
-                       text: textChunks(in: bytes))
+                       sixteenBit: sixteenBit, text: textChunks(in: bytes))
     }
 
     private static func message(of png: inout png_image) -> String {

@@ -34,6 +34,17 @@ extension Tensor {
         }
     }
 
+    /// `f(self[i], other[i])` for every element, same shape.
+    @inlinable
+    public func combined(with other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(shape == other.shape, "shape mismatch \(shape) vs \(other.shape)")
+        return Tensor(shape: shape) { out in
+            withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in
+                for i in 0..<out.count { out[i] = f(a[i], b[i]) }
+            } }
+        }
+    }
+
     /// In place: self += other.
     public mutating func add(_ other: Tensor) {
         precondition(shape == other.shape, "shape mismatch \(shape) += \(other.shape)")

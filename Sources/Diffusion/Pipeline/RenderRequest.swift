@@ -1,4 +1,7 @@
-/// Everything that determines one text-to-image render.
+public import Imaging
+
+/// Everything that determines one render: text-to-image, image-to-image (`initImage`) or one frame of
+/// a prompt interpolation (`interpolation`).
 public struct RenderRequest: Sendable, Equatable {
     public var prompt: String
     public var negativePrompt: String
@@ -8,9 +11,14 @@ public struct RenderRequest: Sendable, Equatable {
     public var cfgScale: Float
     public var width: Int
     public var height: Int
+    /// Image-to-image: start from this picture, noised as `strength` implies.
+    public var initImage: InitImage?
+    /// Prompt interpolation: the conditioning moves from `prompt` towards `interpolation.target`.
+    public var interpolation: PromptInterpolation?
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64, steps: Int, sampler: SamplerKind,
-                cfgScale: Float, width: Int, height: Int) {
+                cfgScale: Float, width: Int, height: Int, initImage: InitImage? = nil,
+                interpolation: PromptInterpolation? = nil) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -19,6 +27,8 @@ public struct RenderRequest: Sendable, Equatable {
         self.cfgScale = cfgScale
         self.width = width
         self.height = height
+        self.initImage = initImage
+        self.interpolation = interpolation
     }
 
     /// Checks the parameters against a model's constraints.
@@ -33,5 +43,92 @@ public struct RenderRequest: Sendable, Equatable {
         }
         guard steps >= 1, steps <= trainTimesteps else { throw bad("steps must be between 1 and \(trainTimesteps), got \(steps)") }
         guard cfgScale.isFinite else { throw bad("CFG scale must be a finite number, got \(cfgScale)") }
+        if let initImage {
+            try InitImage.validate(strength: initImage.strength, steps: steps)
+            guard initImage.image.width == width, initImage.image.height == height else {
+                throw bad("the init image is \(initImage.image.width)x\(initImage.image.height) but the render is \(width)x\(height); resize the image or leave the size out to use the image's own")
+            }
+        }
+        if let interpolation {
+            guard interpolation.t.isFinite, interpolation.t >= 0, interpolation.t <= 1 else {
+                throw bad("the interpolation position must be between 0 and 1, got \(interpolation.t)")
+            }
+        }
+    }
+}
+
+/// The starting picture of an image-to-image render.
+public struct InitImage: Sendable, Equatable {
+    /// 8-bit RGB at exactly the render size (alpha already dropped).
+    public var image: RGBImage
+    /// How much of the schedule to run, in (0, 1]: 1 starts from pure noise at the first step,
+    /// 0.5 noises the image to the middle of the schedule and runs the second half.
+    public var strength: Double
+
+    public init(image: RGBImage, strength: Double) {
+        self.image = image
+        self.strength = strength
+    }
+
+    /// The index of the first of `steps` scheduler steps that runs, as diffusers'
+    /// `StableDiffusionImg2ImgPipeline.get_timesteps` picks it: `steps − min(⌊steps·strength⌋, steps)`.
+    public static func firstStep(steps: Int, strength: Double) -> Int {
+        let run = min(Int((Double(steps) * strength).rounded(.down)), steps)
+        return max(steps - run, 0)
+    }
+
+    /// Checks `strength` is in (0, 1] and leaves at least one step to run.
+    /// - Throws: `ModelError.badParameter` saying what to change.
+    public static func validate(strength: Double, steps: Int) throws {
+        func bad(_ m: String) -> ModelError { ModelError(code: .badParameter, origin: "render", message: m) }
+        guard strength.isFinite, strength > 0, strength <= 1 else {
+            throw bad("strength must be greater than 0 and at most 1, got \(strength)")
+        }
+        guard steps - firstStep(steps: steps, strength: strength) >= 1 else {
+            throw bad("strength \(strength) with \(steps) steps leaves no denoising step (⌊steps × strength⌋ = 0); raise --strength or --steps")
+        }
+    }
+}
+
+/// One frame of a prompt interpolation: the conditioning is `slerp(t, emb(prompt), emb(target))`
+/// (or linear with `linear`), the unconditional embedding and the seed unchanged.
+public struct PromptInterpolation: Sendable, Equatable {
+    public var target: String
+    /// Position in [0, 1]: 0 is the request's prompt, 1 is `target`.
+    public var t: Double
+    /// Linear instead of spherical interpolation.
+    public var linear: Bool
+
+    public init(target: String, t: Double, linear: Bool = false) {
+        self.target = target
+        self.t = t
+        self.linear = linear
+    }
+
+    /// Frame `index` of `frames` sits at `index / (frames − 1)`.
+    public static func position(frame index: Int, of frames: Int) -> Double {
+        frames > 1 ? Double(index) / Double(frames - 1) : 0
+    }
+}
+
+extension InitImage {
+    /// Reads an image-to-image input: an 8-bit PNG (RGB, RGBA, grey or palette; alpha dropped).
+    ///
+    /// - Throws: `ModelError.badParameter` naming the file when it is missing, not a PNG, corrupt or
+    ///   16-bit, with what to do about it.
+    public static func load(path: String, strength: Double) throws -> InitImage {
+        func bad(_ m: String) -> ModelError { ModelError(code: .badParameter, origin: path, message: m) }
+        let decoded: PNGCodec.Decoded
+        do { decoded = try PNGCodec.read(path: path) } catch let error as PNGError {
+            switch error.code {
+            case .read: throw bad("cannot read the init image \(path) (\(error.reason)); check the path")
+            case .notPNG: throw bad("the init image \(path) is not a PNG file (\(error.reason)); convert it to an 8-bit RGB or RGBA PNG")
+            default: throw bad("the init image \(path) is not a readable PNG (\(error.reason)); re-export it as an 8-bit RGB or RGBA PNG")
+            }
+        }
+        guard !decoded.sixteenBit else {
+            throw bad("the init image \(path) has 16-bit samples; save it as an 8-bit RGB or RGBA PNG")
+        }
+        return InitImage(image: decoded.image, strength: strength)
     }
 }

@@ -3,13 +3,16 @@ public import Imaging
 public import Logging
 public import Tensor
 
-/// Text-to-image as diffusers' `StableDiffusionPipeline` (0.3x) does it, on the CPU.
+/// Text-to-image as diffusers' `StableDiffusionPipeline` (0.3x) does it, image-to-image as
+/// `StableDiffusionImg2ImgPipeline`, and prompt-interpolation frames, on the CPU.
 ///
 /// Order of work and random draws matches diffusers so the same seed gives the same image:
 /// tokenize → encode `[negative, prompt]` (unconditional first) → `randn([1, C, H/f, W/f])` from a
 /// torch-compatible generator × `init_noise_sigma` → per step: CFG batch of 2 through the UNet,
 /// `ε = ε_u + g·(ε_c − ε_u)`, scheduler step (ancestral noise from the same generator) → decode
-/// `latents / scaling_factor` → `round(clamp(x/2 + 0.5) · 255)`.
+/// `latents / scaling_factor` → `round(clamp(x/2 + 0.5) · 255)`. Image-to-image replaces the initial
+/// noise: VAE-encode the picture, sample the latent (`randn`), scale, `randn` noise, `add_noise` at the
+/// first step that `strength` leaves, then run the remaining steps.
 public final class StableDiffusionPipeline: @unchecked Sendable {
     public let model: StableDiffusionModel
     let logger: Logger
@@ -43,32 +46,80 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         return embedding
     }
 
+    /// The conditioning a request renders with: the prompt's embedding, or for an interpolation frame
+    /// the interpolation between the prompt's and the target's embeddings.
+    public func conditioning(for request: RenderRequest) throws -> Tensor {
+        let a = try encode(request.prompt)
+        guard let frame = request.interpolation else { return a }
+        return EmbeddingInterpolation.interpolate(a, try encode(frame.target), t: frame.t, linear: frame.linear)
+    }
+
+    /// Image-to-image start: the init image encoded by the VAE (latent sampled from `generator`), scaled,
+    /// and noised (noise from `generator`) to the level of step `firstStep` — the order of draws of
+    /// diffusers' `StableDiffusionImg2ImgPipeline.prepare_latents`.
+    func initialLatents(_ initImage: InitImage, scheduler: any Scheduler, firstStep: Int,
+                        generator: inout TorchGenerator) throws -> Tensor {
+        let pixels = Self.toTensor(initImage.image)
+        let (mean, logvar) = try model.vae.encode(pixels)
+        let epsilon = generator.randn(mean.shape)
+        let sample = Tensor(shape: mean.shape) { out in
+            mean.withUnsafeBufferPointer { m in logvar.withUnsafeBufferPointer { l in epsilon.withUnsafeBufferPointer { e in
+                for i in 0..<out.count { out[i] = m[i] + expf(0.5 * l[i]) * e[i] }
+            } } }
+        }
+        let scaled = sample * model.vae.config.scalingFactor
+        let noise = generator.randn(scaled.shape)
+        return scheduler.addNoise(scaled, noise: noise, stepIndex: firstStep)
+    }
+
     /// Runs the denoising loop and returns the final latents [1, C, H/f, W/f].
     ///
     /// - Parameters:
-    ///   - conditioning: overrides the prompt's embedding (prompt interpolation), [1, 77, D].
+    ///   - conditioning: overrides the request's conditioning ([1, 77, D]).
     ///   - progress: called after every step with (step, total); return false to cancel.
     public func denoise(_ request: RenderRequest, conditioning: Tensor? = nil,
                         progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
         try request.validate(vaeFactor: model.vaeFactor, trainTimesteps: model.schedulerConfig.numTrainTimesteps)
-        let cond = try conditioning ?? encode(request.prompt)
+        let cond = try conditioning ?? self.conditioning(for: request)
         let useCFG = request.cfgScale > 1
         let context = useCFG ? Tensor.concatenate([try encode(request.negativePrompt), cond]) : cond
         var scheduler = try makeScheduler(request.sampler, config: model.schedulerConfig, steps: request.steps)
         var generator = TorchGenerator(seed: request.seed)
         let f = model.vaeFactor
-        var latents = generator.randn([1, model.unet.config.inChannels, request.height / f, request.width / f])
-        if scheduler.initNoiseSigma != 1 { latents = latents * scheduler.initNoiseSigma }
-        let total = scheduler.timesteps.count
-        for (i, t) in scheduler.timesteps.enumerated() {
+        var latents: Tensor
+        var first = 0
+        if let initImage = request.initImage {
+            first = InitImage.firstStep(steps: request.steps, strength: initImage.strength)
+            latents = try initialLatents(initImage, scheduler: scheduler, firstStep: first, generator: &generator)
+        } else {
+            latents = generator.randn([1, model.unet.config.inChannels, request.height / f, request.width / f])
+            if scheduler.initNoiseSigma != 1 { latents = latents * scheduler.initNoiseSigma }
+        }
+        let timesteps = scheduler.timesteps
+        let total = timesteps.count - first
+        for i in first..<timesteps.count {
             let scaled = scheduler.scaleModelInput(latents, stepIndex: i)
             let input = useCFG ? Tensor.concatenate([scaled, scaled]) : scaled
-            let predicted = model.unet(input, timestep: t, context: context)
+            let predicted = model.unet(input, timestep: timesteps[i], context: context)
             let eps = useCFG ? Self.guidance(predicted, scale: request.cfgScale) : predicted
             latents = scheduler.step(modelOutput: eps, stepIndex: i, sample: latents, generator: &generator)
-            if !progress(i + 1, total) { throw RenderCancelled(step: i + 1) }
+            if !progress(i - first + 1, total) { throw RenderCancelled(step: i - first + 1) }
         }
         return latents
+    }
+
+    /// An 8-bit image as the VAE's input [1, 3, H, W] in [−1, 1]: `2·(v/255) − 1` in float32, as
+    /// diffusers' `VaeImageProcessor` computes it.
+    public static func toTensor(_ image: RGBImage) -> Tensor {
+        let h = image.height, w = image.width
+        return Tensor(shape: [1, 3, h, w]) { out in
+            image.pixels.withUnsafeBufferPointer { p in
+                for c in 0..<3 { for i in 0..<(h * w) {
+                    let v = Float(p[i * 3 + c]) / 255
+                    out[c * h * w + i] = 2 * v - 1
+                } }
+            }
+        }
     }
 
     /// ε_u + g·(ε_c − ε_u) from a batch [ε_u; ε_c].
@@ -104,10 +155,20 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
     }
 
     /// The A1111 `parameters` text for a request rendered with this model.
+    /// Image-to-image adds `Denoising strength`; an interpolation frame adds `Interpolate to`,
+    /// `Interpolation t` and `Interpolation` (`slerp` or `lerp`).
     public func parameters(for request: RenderRequest) -> GenerationParameters {
-        GenerationParameters(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
-                             sampler: request.sampler, cfgScale: request.cfgScale, seed: request.seed,
-                             width: request.width, height: request.height, modelHash: model.hash, modelName: model.name)
+        var extra: [(String, String)] = []
+        if let initImage = request.initImage { extra.append(("Denoising strength", String(initImage.strength))) }
+        if let frame = request.interpolation {
+            extra.append(("Interpolate to", frame.target))
+            extra.append(("Interpolation t", String(frame.t)))
+            extra.append(("Interpolation", frame.linear ? "lerp" : "slerp"))
+        }
+        return GenerationParameters(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
+                                    sampler: request.sampler, cfgScale: request.cfgScale, seed: request.seed,
+                                    width: request.width, height: request.height, modelHash: model.hash, modelName: model.name,
+                                    extra: extra)
     }
 
     /// Renders a request to PNG bytes with its parameters embedded.

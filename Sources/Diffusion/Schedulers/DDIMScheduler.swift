@@ -23,7 +23,7 @@ public struct DDIMScheduler: Scheduler, Sendable {
     public init(config: SchedulerConfig, steps: Int) throws {
         try NoiseSchedule.validate(steps: steps, config: config)
         alphasCumprod = NoiseSchedule.alphasCumprod(config)
-        finalAlphaCumprod = config.setAlphaToOne ? 1 : alphasCumprod[0]
+        finalAlphaCumprod = (config.setAlphaToOne ?? true) ? 1 : alphasCumprod[0]
         stepRatio = config.numTrainTimesteps / steps
         let spacing = config.timestepSpacing ?? "leading"
         let raw = NoiseSchedule.spacedTimesteps(spacing: spacing, steps: steps, config: config)
@@ -74,5 +74,11 @@ public struct DDIMScheduler: Scheduler, Sendable {
                 }
             }
         }
+    }
+}
+
+extension DDIMScheduler {
+    public func addNoise(_ original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
+        Self.noised(original, noise: noise, alphaCumprod: alphasCumprod[trainingTimesteps[stepIndex]])
     }
 }

@@ -58,3 +58,9 @@ public struct EulerAncestralDiscreteScheduler: Scheduler, Sendable {
         }
     }
 }
+
+extension EulerAncestralDiscreteScheduler {
+    public func addNoise(_ original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
+        Self.noised(original, noise: noise, sigma: sigmas[stepIndex])
+    }
+}

@@ -53,3 +53,9 @@ public struct EulerDiscreteScheduler: Scheduler, Sendable {
         }
     }
 }
+
+extension EulerDiscreteScheduler {
+    public func addNoise(_ original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
+        Self.noised(original, noise: noise, sigma: sigmas[stepIndex])
+    }
+}

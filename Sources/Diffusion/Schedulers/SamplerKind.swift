@@ -3,6 +3,13 @@ public enum SamplerKind: String, CaseIterable, Sendable {
     case ddim
     case euler
     case euler_a
+    /// PLMS: diffusers' `PNDMScheduler` with `skip_prk_steps`.
+    case pndm
+    case lms
+    /// DPM-Solver++(2M).
+    case dpmpp_2m
+    /// DPM-Solver++(2M) with Karras σs.
+    case dpmpp_2m_karras
 
     /// The name AUTOMATIC1111's web UI writes in its parameters text.
     public var a1111Name: String {
@@ -10,6 +17,10 @@ public enum SamplerKind: String, CaseIterable, Sendable {
         case .ddim: "DDIM"
         case .euler: "Euler"
         case .euler_a: "Euler a"
+        case .pndm: "PLMS"
+        case .lms: "LMS"
+        case .dpmpp_2m: "DPM++ 2M"
+        case .dpmpp_2m_karras: "DPM++ 2M Karras"
         }
     }
 
@@ -19,17 +30,23 @@ public enum SamplerKind: String, CaseIterable, Sendable {
         case .ddim: "DDIMScheduler"
         case .euler: "EulerDiscreteScheduler"
         case .euler_a: "EulerAncestralDiscreteScheduler"
+        case .pndm: "PNDMScheduler"
+        case .lms: "LMSDiscreteScheduler"
+        case .dpmpp_2m: "DPMSolverMultistepScheduler"
+        case .dpmpp_2m_karras: "DPMSolverMultistepScheduler+karras"
         }
     }
 
-    /// Parses a sampler name: `ddim`, `euler`, `euler_a` (also `euler-a`, A1111's "Euler a", and the
+    /// Parses a sampler name: `ddim`, `euler`, `euler_a`, `pndm`, `lms`, `dpmpp_2m`, `dpmpp_2m_karras`
+    /// (also with `-` for `_`, A1111's names such as "Euler a", "PLMS", "DPM++ 2M Karras", and the
     /// diffusers class names), case-insensitively.
     /// - Throws: `SchedulerError.Code.unknownSampler` listing the known names.
     public init(parsing name: String) throws {
         let key = name.trimmingWhitespace().lowercased()
         for kind in Self.allCases {
-            let spellings = [kind.rawValue, kind.rawValue.replacingUnderscores(with: "-"), kind.a1111Name.lowercased(),
+            var spellings = [kind.rawValue, kind.rawValue.replacingUnderscores(with: "-"), kind.a1111Name.lowercased(),
                              kind.diffusersClassName.lowercased()]
+            if kind == .pndm { spellings.append("plms") }
             if spellings.contains(key) { self = kind; return }
         }
         throw SchedulerError(.unknownSampler, context: name,

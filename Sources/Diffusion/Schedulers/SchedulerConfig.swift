@@ -22,14 +22,25 @@ public struct SchedulerConfig: Sendable, Equatable {
     public var timestepSpacing: String?
     /// `epsilon`, `v_prediction` or `sample`.
     public var predictionType: String = "epsilon"
-    /// DDIM: ᾱ before the first step is 1 (true) or ᾱ₀ (false). DDIM's default is true.
-    public var setAlphaToOne: Bool = true
+    /// DDIM/PNDM: ᾱ before the first step is 1 (true) or ᾱ₀ (false); nil = absent → the class
+    /// default (DDIM true, PNDM false).
+    public var setAlphaToOne: Bool?
     /// DDIM: clamp the predicted x₀ to ±`clipSampleRange`. DDIM's default is true.
     public var clipSample: Bool = true
     public var clipSampleRange: Double = 1.0
     /// Euler: how sigmas are read between training timesteps (`linear` only).
     public var interpolationType: String = "linear"
     public var useKarrasSigmas: Bool = false
+    /// DPM-Solver++: `midpoint` or `heun` second-order update.
+    public var solverType: String = "midpoint"
+    /// DPM-Solver++: first-order final steps below 15 steps.
+    public var lowerOrderFinal: Bool = true
+    /// DPM-Solver++: Euler (first order) on the last step.
+    public var eulerAtFinal: Bool = false
+    /// DPM-Solver++: the σ after the last step, `zero` or `sigma_min`.
+    public var finalSigmasType: String = "zero"
+    /// DPM-Solver++: dynamic thresholding of x̂₀ (not supported; must stay false).
+    public var thresholding: Bool = false
     public var rescaleBetasZeroSNR: Bool = false
 
     /// A configuration with every key absent.
@@ -106,6 +117,11 @@ public struct SchedulerConfig: Sendable, Equatable {
         if let v = try value("interpolation_type", string) { interpolationType = v }
         if let v = try value("use_karras_sigmas", bool) { useKarrasSigmas = v }
         if let v = try value("rescale_betas_zero_snr", bool) { rescaleBetasZeroSNR = v }
+        if let v = try value("solver_type", string) { solverType = v }
+        if let v = try value("lower_order_final", bool) { lowerOrderFinal = v }
+        if let v = try value("euler_at_final", bool) { eulerAtFinal = v }
+        if let v = try value("final_sigmas_type", string) { finalSigmasType = v }
+        if let v = try value("thresholding", bool) { thresholding = v }
         try validate()
     }
 
