@@ -2,8 +2,14 @@ import Foundation
 
 /// A submission: the lists whose cartesian product becomes the jobs of one batch.
 ///
-/// Order of expansion (outermost first): prompt, size, sampler, steps, CFG scale, seed — so a batch reads
-/// naturally as "each prompt, every seed".
+/// Order of expansion (outermost first): prompt, size, sampler, steps, CFG scale, seed, then image-to-image
+/// strength or interpolation frame — so a batch reads naturally as "each prompt, every seed", and the
+/// frames of one interpolation are consecutive jobs in frame order.
+///
+/// Image-to-image batches (`initImage`) expand over `strengths` with `kind` `img2img` and `extra`
+/// `init_image` (path relative to the storage root), `init_image_sha256`, `strength`. Interpolation
+/// batches (`interpolation`) render `frames` jobs per combination with `kind` `interpolate` and `extra`
+/// `prompt_b`, `frame`, `frames`, `t` (= frame / (frames − 1)) and `interpolation` (`slerp` or `lerp`).
 public struct GridSpec: Sendable, Codable, Equatable {
     public var model: String
     public var prompts: [String]
@@ -16,6 +22,35 @@ public struct GridSpec: Sendable, Codable, Equatable {
     public var priority: Int
     public var maxAttempts: Int
     public var name: String
+    /// Image-to-image: the picture every job starts from.
+    public var initImage: InitImageRef?
+    /// Image-to-image strengths, each in (0, 1].
+    public var strengths: [Double]?
+    /// Prompt interpolation from each prompt to `interpolation.target`.
+    public var interpolation: Interpolation?
+
+    /// An init image copied into shared storage.
+    public struct InitImageRef: Sendable, Codable, Equatable {
+        /// Path relative to the storage root (e.g. `inputs/<sha256>.png`).
+        public var path: String
+        public var sha256: String
+        public var width: Int
+        public var height: Int
+        public init(path: String, sha256: String, width: Int, height: Int) {
+            self.path = path; self.sha256 = sha256; self.width = width; self.height = height
+        }
+    }
+
+    /// A prompt interpolation: `frames` frames from the prompt to `target`.
+    public struct Interpolation: Sendable, Codable, Equatable {
+        public var target: String
+        public var frames: Int
+        /// Linear instead of spherical interpolation.
+        public var linear: Bool
+        public init(target: String, frames: Int, linear: Bool = false) {
+            self.target = target; self.frames = frames; self.linear = linear
+        }
+    }
 
     public struct Size: Sendable, Codable, Equatable, Hashable, CustomStringConvertible {
         public var width: Int
@@ -26,7 +61,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
 
     public init(model: String, prompts: [String], negativePrompt: String = "", seeds: [UInt64] = [0],
                 cfgScales: [Double] = [7.5], steps: [Int] = [20], samplers: [String] = ["ddim"],
-                sizes: [Size] = [Size(width: 512, height: 512)], priority: Int = 0, maxAttempts: Int = 3, name: String = "") {
+                sizes: [Size] = [Size(width: 512, height: 512)], priority: Int = 0, maxAttempts: Int = 3, name: String = "",
+                initImage: InitImageRef? = nil, strengths: [Double]? = nil, interpolation: Interpolation? = nil) {
         self.model = model
         self.prompts = prompts
         self.negativePrompt = negativePrompt
@@ -38,17 +74,37 @@ public struct GridSpec: Sendable, Codable, Equatable {
         self.priority = priority
         self.maxAttempts = maxAttempts
         self.name = name
+        self.initImage = initImage
+        self.strengths = strengths
+        self.interpolation = interpolation
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, prompts, seeds, steps, samplers, sizes, priority, name
+        case model, prompts, seeds, steps, samplers, sizes, priority, name, strengths, interpolation
+        case initImage = "init_image"
         case negativePrompt = "negative_prompt"
         case cfgScales = "cfg_scales"
         case maxAttempts = "max_attempts"
     }
 
     /// The number of jobs the grid expands to.
-    public var jobCount: Int { prompts.count * sizes.count * samplers.count * steps.count * cfgScales.count * seeds.count }
+    public var jobCount: Int { prompts.count * sizes.count * samplers.count * steps.count * cfgScales.count * seeds.count * variants.count }
+
+    /// The kind and kind-specific values of the jobs of one combination, in order.
+    var variants: [(kind: String, extra: [String: String])] {
+        if let initImage {
+            let base = ["init_image": initImage.path, "init_image_sha256": initImage.sha256]
+            return (strengths ?? [0.75]).map { s in ("img2img", base.merging(["strength": String(s)]) { a, _ in a }) }
+        }
+        if let interpolation {
+            return (0..<interpolation.frames).map { i in
+                let t = interpolation.frames > 1 ? Double(i) / Double(interpolation.frames - 1) : 0
+                return ("interpolate", ["prompt_b": interpolation.target, "frame": String(i), "frames": String(interpolation.frames),
+                                        "t": String(t), "interpolation": interpolation.linear ? "lerp" : "slerp"])
+            }
+        }
+        return [("txt2img", [:])]
+    }
 
     /// The jobs' parameters, in cell order.
     public func expand() -> [RenderParameters] {
@@ -60,8 +116,11 @@ public struct GridSpec: Sendable, Codable, Equatable {
                     for n in steps {
                         for cfg in cfgScales {
                             for seed in seeds {
-                                out.append(RenderParameters(model: model, prompt: prompt, negativePrompt: negativePrompt, seed: seed,
-                                                            steps: n, sampler: sampler, cfgScale: cfg, width: size.width, height: size.height))
+                                for variant in variants {
+                                    out.append(RenderParameters(kind: variant.kind, model: model, prompt: prompt, negativePrompt: negativePrompt,
+                                                                seed: seed, steps: n, sampler: sampler, cfgScale: cfg,
+                                                                width: size.width, height: size.height, extra: variant.extra))
+                                }
                             }
                         }
                     }
@@ -119,6 +178,18 @@ public enum GridParsing {
             guard let v = Double(raw), v.isFinite else {
                 throw FarmError(.invalidInput, "--cfg-scale: '\(raw)' is not a finite number, e.g. --cfg-scale 5,7.5")
             }
+            return v
+        }
+    }
+
+    /// `0.3,0.5,1` → strengths, each in (0, 1], no duplicates.
+    public static func strengths(_ text: String) throws -> [Double] {
+        var seen = Set<Double>()
+        return try items(text, option: "--strength").map { raw in
+            guard let v = Double(raw), v.isFinite, v > 0, v <= 1 else {
+                throw FarmError(.invalidInput, "--strength: '\(raw)' is not a number greater than 0 and at most 1, e.g. --strength 0.5,0.75")
+            }
+            guard seen.insert(v).inserted else { throw FarmError(.invalidInput, "--strength: \(raw) is listed more than once") }
             return v
         }
     }

@@ -70,6 +70,8 @@ extension JobQueue {
     public struct StatusReport: Sendable, Codable, Equatable {
         public let batch: Int64?
         public let counts: [String: Int]
+        /// Jobs per kind (`txt2img`, `img2img`, `interpolate`).
+        public let kinds: [String: Int]
         public let total: Int
         public let running: [JobSummary]
         public let workers: [WorkerRecord]
@@ -78,7 +80,7 @@ extension JobQueue {
         /// Seconds until queued + running jobs are done at that throughput (nil when unknown).
         public let etaSeconds: Double?
         enum CodingKeys: String, CodingKey {
-            case batch, counts, total, running, workers
+            case batch, counts, kinds, total, running, workers
             case throughputPerMinute = "throughput_per_minute", etaSeconds = "eta_seconds"
         }
 
@@ -175,6 +177,9 @@ extension JobQueue {
         let c = try db.query("SELECT state, count(*) AS n FROM jobs WHERE $1::bigint IS NULL OR batch_id = $1::bigint GROUP BY state", [b])
         var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
         for i in 0..<c.rows.count { counts[c.value(i, "state") ?? ""] = c.value(i, "n").flatMap(Int.init) ?? 0 }
+        let k = try db.query("SELECT kind, count(*) AS n FROM jobs WHERE $1::bigint IS NULL OR batch_id = $1::bigint GROUP BY kind", [b])
+        var kinds: [String: Int] = [:]
+        for i in 0..<k.rows.count { kinds[k.value(i, "kind") ?? ""] = k.value(i, "n").flatMap(Int.init) ?? 0 }
         let running = try Self.summaries(try db.query("""
             SELECT \(Self.summaryColumns) FROM jobs j WHERE j.state = 'running' AND ($1::bigint IS NULL OR j.batch_id = $1::bigint)
             ORDER BY j.id
@@ -188,7 +193,7 @@ extension JobQueue {
         let perMinute = recent > 0 ? Double(recent) / span * 60 : 0
         let remaining = (counts["queued"] ?? 0) + (counts["running"] ?? 0)
         let eta: Double? = remaining == 0 ? 0 : (perMinute > 0 ? Double(remaining) / perMinute * 60 : nil)
-        return StatusReport(batch: batch, counts: counts, total: counts.values.reduce(0, +), running: running,
+        return StatusReport(batch: batch, counts: counts, kinds: kinds, total: counts.values.reduce(0, +), running: running,
                             workers: try workers().filter(\.alive), throughputPerMinute: perMinute, etaSeconds: eta)
     }
 

@@ -67,6 +67,9 @@ public final class JobQueue {
         guard (1...100).contains(spec.maxAttempts) else {
             throw FarmError(.invalidInput, "--max-attempts: \(spec.maxAttempts) is outside 1…100")
         }
+        guard spec.initImage == nil || spec.interpolation == nil else {
+            throw FarmError(.invalidInput, "--init-image and --interpolate cannot be combined in one batch")
+        }
         guard spec.jobCount > 0 else { throw FarmError(.invalidInput, "the grid is empty: give at least one prompt, seed, size, sampler, steps and CFG scale") }
         guard spec.jobCount <= GridParsing.maxJobs else {
             throw FarmError(.invalidInput, "the grid expands to \(spec.jobCount) jobs; at most \(GridParsing.maxJobs) fit in one batch — split it")
@@ -125,6 +128,25 @@ public final class JobQueue {
         guard p.cfgScale.isFinite else { throw FarmError(.invalidInput, "--cfg-scale: \(p.cfgScale) is not finite") }
         guard knownSamplers.contains(p.sampler) else {
             throw FarmError(.invalidInput, "--sampler: unknown sampler '\(p.sampler)'; known samplers: \(knownSamplers.joined(separator: ", "))")
+        }
+        switch p.kind {
+        case "txt2img":
+            break
+        case "img2img":
+            guard let path = p.extra["init_image"], !path.isEmpty else { throw FarmError(.invalidInput, "--init-image: an image-to-image job names no init image") }
+            guard let s = p.extra["strength"].flatMap(Double.init), s.isFinite, s > 0, s <= 1 else {
+                throw FarmError(.invalidInput, "--strength: '\(p.extra["strength"] ?? "")' is not greater than 0 and at most 1")
+            }
+        case "interpolate":
+            guard let target = p.extra["prompt_b"], !target.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw FarmError(.invalidInput, "--interpolate: the second prompt is empty; give two prompts, A then B")
+            }
+            guard let frames = p.extra["frames"].flatMap(Int.init), frames >= 2,
+                  let frame = p.extra["frame"].flatMap(Int.init), (0..<frames).contains(frame) else {
+                throw FarmError(.invalidInput, "--frames: an interpolation needs at least 2 frames, got \(p.extra["frames"] ?? "none")")
+            }
+        default:
+            throw FarmError(.invalidInput, "unknown job kind '\(p.kind)'; use txt2img, img2img or interpolate")
         }
     }
 

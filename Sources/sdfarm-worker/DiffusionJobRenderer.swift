@@ -4,15 +4,19 @@ import Foundation
 import Logging
 
 /// Renders farm jobs with the Stable Diffusion engine, keeping loaded models (and their prompt
-/// embedding caches) in memory between jobs.
+/// embedding caches) in memory between jobs. Image-to-image inputs are read from the shared storage
+/// root and checked against the SHA-256 recorded at submission.
 final class DiffusionJobRenderer: JobRenderer {
     private var pipelines: [String: StableDiffusionPipeline] = [:]
     private var order: [String] = []
     /// How many models stay loaded at once (each SD 1.5 model is about 4 GB in fp32).
     let maxLoadedModels: Int
+    /// The shared storage root that relative init-image paths start from.
+    let storage: String
     let logger: Logger
 
-    init(maxLoadedModels: Int = 1, logger: Logger) {
+    init(storage: String, maxLoadedModels: Int = 1, logger: Logger) {
+        self.storage = storage
         self.maxLoadedModels = max(1, maxLoadedModels)
         self.logger = logger
     }
@@ -40,17 +44,47 @@ final class DiffusionJobRenderer: JobRenderer {
         return pipeline
     }
 
+    /// The engine request for a job.
+    /// - Throws: `PermanentRenderError` for parameters no retry can fix; other errors (an init image
+    ///   that shared storage cannot deliver right now) are retried.
+    func request(for p: RenderParameters) throws -> RenderRequest {
+        guard let sampler = SamplerKind(rawValue: p.sampler) else {
+            throw PermanentRenderError("unknown sampler '\(p.sampler)'")
+        }
+        var request = RenderRequest(prompt: p.prompt, negativePrompt: p.negativePrompt, seed: p.seed, steps: p.steps, sampler: sampler,
+                                    cfgScale: Float(p.cfgScale), width: p.width, height: p.height)
+        switch p.kind {
+        case "txt2img":
+            break
+        case "img2img":
+            guard let relative = p.extra["init_image"], let strength = p.extra["strength"].flatMap(Double.init) else {
+                throw PermanentRenderError("image-to-image job without init_image/strength")
+            }
+            let path = relative.hasPrefix("/") ? relative : (storage as NSString).appendingPathComponent(relative)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw FarmError(.invalidInput, "init image \(path) cannot be read from shared storage (missing or unreadable)")
+            }
+            let bytes = [UInt8](data)
+            if let expected = p.extra["init_image_sha256"], SHA256.hex(SHA256.hash(bytes)) != expected {
+                throw PermanentRenderError("init image \(path) changed since submission (SHA-256 differs from \(expected))")
+            }
+            do { request.initImage = try InitImage.decode(bytes, path: path, strength: strength) } catch {
+                throw PermanentRenderError("\(error)")
+            }
+        case "interpolate":
+            guard let target = p.extra["prompt_b"], let t = p.extra["t"].flatMap(Double.init) else {
+                throw PermanentRenderError("interpolation job without prompt_b/t")
+            }
+            request.interpolation = PromptInterpolation(target: target, t: t, linear: p.extra["interpolation"] == "lerp")
+        default:
+            throw PermanentRenderError("job kind '\(p.kind)' is not supported by this worker version")
+        }
+        return request
+    }
+
     func render(_ parameters: RenderParameters, progress: (Int, Int) -> Bool) throws -> [UInt8] {
-        guard parameters.kind == "txt2img" else {
-            throw PermanentRenderError("job kind '\(parameters.kind)' is not supported by this worker version")
-        }
-        guard let sampler = SamplerKind(rawValue: parameters.sampler) else {
-            throw PermanentRenderError("unknown sampler '\(parameters.sampler)'")
-        }
+        let request = try request(for: parameters)
         let pipeline = try pipeline(for: parameters.model)
-        let request = RenderRequest(prompt: parameters.prompt, negativePrompt: parameters.negativePrompt, seed: parameters.seed,
-                                    steps: parameters.steps, sampler: sampler, cfgScale: Float(parameters.cfgScale),
-                                    width: parameters.width, height: parameters.height)
         do {
             try request.validate(vaeFactor: pipeline.model.vaeFactor, trainTimesteps: pipeline.model.schedulerConfig.numTrainTimesteps)
         } catch {

@@ -82,7 +82,7 @@ struct WorkerCommand: ParsableCommand {
             return TestPatternRenderer(secondsPerStep: value / 1000)
         }
         if spec == "diffusion" {
-            return DiffusionJobRenderer(logger: Logger(label: "sdfarm-worker.render"))
+            return DiffusionJobRenderer(storage: URL(fileURLWithPath: storage).standardized.path, logger: Logger(label: "sdfarm-worker.render"))
         }
         throw ValidationError("--renderer \(spec): unknown renderer; use 'diffusion' or 'test-pattern[:MS_PER_STEP]'")
     }

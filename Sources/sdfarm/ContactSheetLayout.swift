@@ -1,12 +1,17 @@
 import Farm
+import Foundation
 
-/// Which parameters vary in a batch, and where each job goes: columns are the seeds (or, when seeds are
-/// fixed, the last varying parameter); rows are the combinations of the other varying parameters.
+/// Which parameters vary in a batch, and where each job goes: columns are the last varying parameter —
+/// the interpolation position (a strip in frame order), else the image-to-image strength, else the
+/// seed; rows are the combinations of the other varying parameters. Parameters a batch does not use
+/// (empty for every job) are left out.
 struct ContactSheetLayout {
     typealias Axis = (name: String, value: @Sendable (RenderParameters) -> String)
     static let axes: [Axis] = [
         ("prompt", { $0.prompt }), ("size", { $0.sizeDescription }), ("sampler", { $0.sampler }),
-        ("steps", { String($0.steps) }), ("cfg", { Format.cfg($0.cfgScale) }), ("seed", { String($0.seed) }),
+        ("steps", { String($0.steps) }), ("cfg", { Format.cfg($0.cfgScale) }), ("to", { $0.extra["prompt_b"] ?? "" }),
+        ("seed", { String($0.seed) }), ("strength", { $0.extra["strength"] ?? "" }),
+        ("t", { $0.extra["t"].flatMap(Double.init).map { String(format: "%.3g", $0) } ?? "" }),
     ]
     let columnAxis: Axis?
     let rowAxes: [Axis]
@@ -20,8 +25,9 @@ struct ContactSheetLayout {
             for p in all where seen.insert(a.value(p)).inserted { out.append(a.value(p)) }
             return out
         }
-        let varying = Self.axes.filter { distinct($0).count > 1 }
-        let fixed = Self.axes.filter { distinct($0).count == 1 }
+        let used = Self.axes.filter { distinct($0) != [""] }
+        let varying = used.filter { distinct($0).count > 1 }
+        let fixed = used.filter { distinct($0).count == 1 }
         columnAxis = varying.last
         rowAxes = Array(varying.dropLast())
         columns = columnAxis.map { a in distinct(a).map { "\(a.name) \($0)" } } ?? [""]

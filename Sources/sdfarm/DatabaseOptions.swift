@@ -37,6 +37,9 @@ enum SubmitChecks {
         try RenderRequest(prompt: parameters.prompt, negativePrompt: parameters.negativePrompt, seed: parameters.seed,
                           steps: parameters.steps, sampler: sampler, cfgScale: Float(parameters.cfgScale),
                           width: parameters.width, height: parameters.height).validate(vaeFactor: summary.vaeFactor)
+        if parameters.kind == "img2img", let strength = parameters.extra["strength"].flatMap(Double.init) {
+            try InitImage.validate(strength: strength, steps: parameters.steps)
+        }
     }
 }
 

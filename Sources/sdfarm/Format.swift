@@ -35,5 +35,14 @@ enum Format {
         JobState.allCases.map { "\($0.rawValue) \(report.counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")
     }
 
+    /// The job kind with what distinguishes it: `txt2img`, `img2img strength 0.5`, `frame 3/8`.
+    static func kind(_ p: RenderParameters) -> String {
+        switch p.kind {
+        case "img2img": "img2img strength \(p.extra["strength"] ?? "?")"
+        case "interpolate": "frame \(p.extra["frame"].flatMap(Int.init).map { String($0 + 1) } ?? "?")/\(p.extra["frames"] ?? "?")"
+        default: p.kind
+        }
+    }
+
     static func cfg(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x) }
 }

@@ -26,9 +26,10 @@ struct Show: ParsableCommand {
         }
         let p = j.parameters
         print("job \(j.id) (batch \(j.batch), cell \(j.cell)): \(j.state), attempts \(j.attempts)/\(j.maxAttempts), priority \(j.priority)")
-        print("  kind: \(p.kind)")
+        print("  kind: \(Format.kind(p))")
         print("  model: \(p.model)")
         print("  prompt: \(p.prompt)")
+        if let target = p.extra["prompt_b"] { print("  interpolates to: \(target) (t = \(p.extra["t"] ?? "?"), \(p.extra["interpolation"] ?? "slerp"))") }
         if !p.negativePrompt.isEmpty { print("  negative prompt: \(p.negativePrompt)") }
         print("  seed \(p.seed), \(p.steps) steps, sampler \(p.sampler), CFG \(Format.cfg(p.cfgScale)), size \(p.sizeDescription)")
         for (k, v) in p.extra.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }

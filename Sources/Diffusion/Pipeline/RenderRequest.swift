@@ -1,3 +1,4 @@
+import Foundation
 public import Imaging
 
 /// Everything that determines one render: text-to-image, image-to-image (`initImage`) or one frame of
@@ -117,11 +118,19 @@ extension InitImage {
     /// - Throws: `ModelError.badParameter` naming the file when it is missing, not a PNG, corrupt or
     ///   16-bit, with what to do about it.
     public static func load(path: String, strength: Double) throws -> InitImage {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ModelError(code: .badParameter, origin: path, message: "cannot read the init image \(path): the file does not exist or is not readable; check the path")
+        }
+        return try decode([UInt8](data), path: path, strength: strength)
+    }
+
+    /// Decodes the bytes of an image-to-image input read from `path` (named in errors).
+    /// - Throws: `ModelError.badParameter` when the bytes are not an 8-bit PNG.
+    public static func decode(_ bytes: [UInt8], path: String, strength: Double) throws -> InitImage {
         func bad(_ m: String) -> ModelError { ModelError(code: .badParameter, origin: path, message: m) }
         let decoded: PNGCodec.Decoded
-        do { decoded = try PNGCodec.read(path: path) } catch let error as PNGError {
+        do { decoded = try PNGCodec.decode(bytes, path: path) } catch let error as PNGError {
             switch error.code {
-            case .read: throw bad("cannot read the init image \(path) (\(error.reason)); check the path")
             case .notPNG: throw bad("the init image \(path) is not a PNG file (\(error.reason)); convert it to an 8-bit RGB or RGBA PNG")
             default: throw bad("the init image \(path) is not a readable PNG (\(error.reason)); re-export it as an 8-bit RGB or RGBA PNG")
             }
