@@ -66,8 +66,13 @@ extension GenerationParametersTests {
         let plain = try GenerationParameters(a1111Text: "cat\nSteps: 20, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 64x64, Model hash: ab, Model: tiny")
         #expect(plain.negativePrompt == "" && plain.sampler == .ddim && plain.cfgScale == 7 && plain.modelName == "tiny")
         #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters(a1111Text: "just a prompt") }
-        #expect { _ = try GenerationParameters(a1111Text: "x\nSteps: 20, Sampler: LMS, CFG scale: 7, Seed: 1, Size: 64x64") } throws: {
-            "\($0)".contains("euler_a")
+        for kind in SamplerKind.allCases {
+            var p = original
+            p.sampler = kind
+            #expect(try GenerationParameters(a1111Text: p.a1111Text).sampler == kind, "\(kind.a1111Name)")
+        }
+        #expect { _ = try GenerationParameters(a1111Text: "x\nSteps: 20, Sampler: UniPC, CFG scale: 7, Seed: 1, Size: 64x64") } throws: {
+            "\($0)".contains("euler_a") && "\($0)".contains("dpmpp_2m_karras")
         }
     }
 }

@@ -64,15 +64,9 @@ struct PipelineFixtureTests {
         let image = pipeline.decode(latents)
         let expected = try ref.rawBytes("\(c.name)_image")
         #expect(image.pixels.count == expected.count)
-        var maxDiff = [0, 0, 0], sum = [0, 0, 0]
-        for i in 0..<min(image.pixels.count, expected.count) {
-            let d = abs(Int(image.pixels[i]) - Int(expected[i]))
-            maxDiff[i % 3] = max(maxDiff[i % 3], d)
-            sum[i % 3] += d
-        }
-        let n = Double(image.width * image.height)
-        let mean = sum.map { Double($0) / n }
-        #expect(maxDiff.max()! <= 3 && mean.max()! <= 0.1, "max \(maxDiff) mean \(mean)")
+        let (maxDiff, mean) = imageDifference(image, expected)
+        print("render \(c): latents \(latentError), image max \(maxDiff) mean \(mean)")
+        #expect(maxDiff <= 3 && mean <= 0.1, "max \(maxDiff) mean \(mean)")
     }
 }
 

@@ -52,6 +52,8 @@ import Tensor
                 switch scheduler {
                 case let s as EulerDiscreteScheduler: sigmas = s.sigmas
                 case let s as EulerAncestralDiscreteScheduler: sigmas = s.sigmas
+                case let s as LMSDiscreteScheduler: sigmas = s.sigmas
+                case let s as DPMSolverMultistepScheduler: sigmas = s.sigmas
                 default: Issue.record("\(label): no sigmas"); continue
                 }
                 #expect(sigmas.count == expected.count, "\(label) sigma count")
@@ -59,6 +61,9 @@ import Tensor
             }
             if let expected = c.final_alpha_cumprod, let ddim = scheduler as? DDIMScheduler {
                 #expect(Double(ddim.finalAlphaCumprod) == expected, "\(label) final ᾱ")
+            }
+            if let expected = c.final_alpha_cumprod, let pndm = scheduler as? PNDMScheduler {
+                #expect(Double(pndm.finalAlphaCumprod) == expected, "\(label) final ᾱ")
             }
             if let expected = c.alphas_cumprod, let ddim = scheduler as? DDIMScheduler {
                 for (t, b) in zip(ddim.trainingTimesteps, expected) { worstAlpha = max(worstAlpha, abs(Double(ddim.alphasCumprod[t]) - b) / b) }
@@ -75,12 +80,24 @@ import Tensor
         // tiny-sd-a ddim 6.2e-7 / 2.9e-6, euler 2.4e-7 / 3.8e-6, euler_a 3.0e-7 / 3.8e-6 (includes the RNG's
         // last-bit differences × σ_up); tiny-sd-b (v_prediction, trailing) ddim 4.9e-7 / 4.9e-7,
         // euler 1.2e-7 / 2.4e-7, euler_a 2.4e-7 / 9.5e-7; tiny-sd-c ddim 2.4e-7 / 2.4e-7, euler 0 (identical),
-        // euler_a 2.6e-7 / 9.5e-7.
+        // euler_a 2.6e-7 / 9.5e-7. PLMS, LMS and DPM++ are recorded by the 7-step test below.
+        try checkTrajectory(config: name, sampler: sampler, steps: 4, key: "\(name)_\(sampler.rawValue)")
+    }
+
+    @Test(.enabled(if: hasFixtures, "needs scheduler fixtures"), arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"],
+          [SamplerKind.pndm, .lms, .dpmpp_2m, .dpmpp_2m_karras])
+    func sevenStepMultistepTrajectoriesMatchDiffusers(config name: String, sampler: SamplerKind) throws {
+        // Seven steps exercise the multistep histories: PLMS's repeated first timestep and 4-deep ets list,
+        // LMS's order-4 coefficients (integrated exactly here, by scipy's quad in diffusers), DPM++'s first-
+        // and last-step first-order updates around second-order midpoint steps.
+        try checkTrajectory(config: name, sampler: sampler, steps: 7, key: "\(name)_\(sampler.rawValue)_n7")
+    }
+
+    func checkTrajectory(config name: String, sampler: SamplerKind, steps: Int, key: String) throws {
         let config = try #require(try Self.configs()[name])
         let file = try SafeTensorsFile(path: Fixtures.path("schedulers/steps.safetensors"))
-        var scheduler = try makeScheduler(sampler, config: config, steps: 4)
+        var scheduler = try makeScheduler(sampler, config: config, steps: steps)
         var noise = TorchGenerator(seed: 1234)
-        let key = "\(name)_\(sampler.rawValue)"
         var x = try file.tensor("\(key)_in_0")
         var worst: Float = 0, worstAbs: Float = 0
         func compare(_ ours: Tensor, _ reference: Tensor, _ what: String) {
@@ -95,6 +112,7 @@ import Tensor
             x = scheduler.step(modelOutput: try file.tensor("\(key)_eps_\(k)"), stepIndex: k, sample: x, generator: &noise)
             compare(x, try file.tensor("\(key)_out_\(k)"), "out \(k)")
         }
+        print("trajectory \(key): worst relative Δ \(worst), max |Δ| \(worstAbs)")
         #expect(worst <= 1e-5, "\(key): worst relative Δ \(worst), max |Δ| \(worstAbs)")
     }
 
@@ -137,6 +155,10 @@ import Tensor
         #expect(try SamplerKind(parsing: " ddim ") == .ddim)
         #expect(try SamplerKind(parsing: "EulerDiscreteScheduler") == .euler)
         #expect(SamplerKind.euler_a.a1111Name == "Euler a" && SamplerKind.ddim.a1111Name == "DDIM")
+        #expect(try SamplerKind(parsing: "PLMS") == .pndm && SamplerKind.pndm.a1111Name == "PLMS")
+        #expect(try SamplerKind(parsing: "DPM++ 2M Karras") == .dpmpp_2m_karras && SamplerKind.dpmpp_2m_karras.a1111Name == "DPM++ 2M Karras")
+        #expect(try SamplerKind(parsing: "dpmpp-2m") == .dpmpp_2m && SamplerKind.dpmpp_2m.a1111Name == "DPM++ 2M")
+        #expect(try SamplerKind(parsing: "lms") == .lms && SamplerKind.lms.a1111Name == "LMS")
         #expect { _ = try SamplerKind(parsing: "dpm++") } throws: { error in
             let text = "\(error)"
             return text.contains("dpm++") && text.contains("ddim, euler, euler_a")

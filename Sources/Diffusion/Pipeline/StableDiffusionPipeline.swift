@@ -72,6 +72,26 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         return scheduler.addNoise(scaled, noise: noise, stepIndex: firstStep)
     }
 
+    /// The latents the denoising loop starts from and the index of its first step: Gaussian noise ×
+    /// `init_noise_sigma` from step 0, or for image-to-image the noised encoding from the step `strength` leaves.
+    public func startingLatents(_ request: RenderRequest) throws -> (latents: Tensor, firstStep: Int) {
+        try request.validate(vaeFactor: model.vaeFactor, trainTimesteps: model.schedulerConfig.numTrainTimesteps)
+        let scheduler = try makeScheduler(request.sampler, config: model.schedulerConfig, steps: request.steps)
+        var generator = TorchGenerator(seed: request.seed)
+        return try startingLatents(request, scheduler: scheduler, generator: &generator)
+    }
+
+    func startingLatents(_ request: RenderRequest, scheduler: any Scheduler,
+                         generator: inout TorchGenerator) throws -> (latents: Tensor, firstStep: Int) {
+        if let initImage = request.initImage {
+            let first = InitImage.firstStep(steps: request.steps, strength: initImage.strength)
+            return (try initialLatents(initImage, scheduler: scheduler, firstStep: first, generator: &generator), first)
+        }
+        let f = model.vaeFactor
+        let noise = generator.randn([1, model.unet.config.inChannels, request.height / f, request.width / f])
+        return (scheduler.initNoiseSigma != 1 ? noise * scheduler.initNoiseSigma : noise, 0)
+    }
+
     /// Runs the denoising loop and returns the final latents [1, C, H/f, W/f].
     ///
     /// - Parameters:
@@ -85,16 +105,7 @@ public final class StableDiffusionPipeline: @unchecked Sendable {
         let context = useCFG ? Tensor.concatenate([try encode(request.negativePrompt), cond]) : cond
         var scheduler = try makeScheduler(request.sampler, config: model.schedulerConfig, steps: request.steps)
         var generator = TorchGenerator(seed: request.seed)
-        let f = model.vaeFactor
-        var latents: Tensor
-        var first = 0
-        if let initImage = request.initImage {
-            first = InitImage.firstStep(steps: request.steps, strength: initImage.strength)
-            latents = try initialLatents(initImage, scheduler: scheduler, firstStep: first, generator: &generator)
-        } else {
-            latents = generator.randn([1, model.unet.config.inChannels, request.height / f, request.width / f])
-            if scheduler.initNoiseSigma != 1 { latents = latents * scheduler.initNoiseSigma }
-        }
+        var (latents, first) = try startingLatents(request, scheduler: scheduler, generator: &generator)
         let timesteps = scheduler.timesteps
         let total = timesteps.count - first
         for i in first..<timesteps.count {

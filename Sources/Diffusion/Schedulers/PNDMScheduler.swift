@@ -14,7 +14,8 @@ public struct PNDMScheduler: Scheduler, Sendable {
     public let trainingTimesteps: [Int]
     public var initNoiseSigma: Float { 1 }
     let alphasCumprod: [Float]
-    let finalAlphaCumprod: Float
+    /// ᾱ before the first training step: 1 with `set_alpha_to_one`, else ᾱ₀.
+    public let finalAlphaCumprod: Float
     let stepRatio: Int
     let predictionType: String
     // Multistep state, as diffusers keeps it.
