@@ -1,8 +1,8 @@
 /// Everything a worker needs to render one job. Stored column by column in the `jobs` table.
 ///
-/// `kind` and `extra` leave room for image-to-image and prompt interpolation (init image path,
-/// strength, interpolation endpoints and frame index); plain text-to-image uses `kind == "txt2img"`
-/// and an empty `extra`.
+/// `kind` is `txt2img` (empty `extra`), `img2img` (`extra`: `init_image` relative to the storage root,
+/// `init_image_sha256`, `strength`) or `interpolate` (`extra`: `prompt_b`, `frame`, `frames`, `t`,
+/// `interpolation` = `slerp` or `lerp`); see `GridSpec`.
 public struct RenderParameters: Sendable, Codable, Equatable, Hashable {
     public var kind: String
     public var model: String
@@ -14,7 +14,7 @@ public struct RenderParameters: Sendable, Codable, Equatable, Hashable {
     public var cfgScale: Double
     public var width: Int
     public var height: Int
-    /// Kind-specific values (e.g. `init_image`, `strength`, `prompt_b`, `frame`, `frames`), as text.
+    /// Kind-specific values, as text.
     public var extra: [String: String]
 
     public init(kind: String = "txt2img", model: String, prompt: String, negativePrompt: String = "", seed: UInt64,

@@ -71,11 +71,17 @@ struct Img2ImgInterpolationFixtureTests {
         #expect(Array(scheduler.timesteps[first...]) == c.timesteps, "timesteps run")
         let startError = NetworkFixtureTests.relativeError(start, try ref.tensor("\(c.name)_init_latents"))
         #expect(startError < 1e-4, "start latents relative error \(startError)")
+        try Self.checkRender(request, pipeline: pipeline, reference: ref, name: c.name, label: "img2img \(c): start \(startError)")
+    }
+
+    /// Denoises `request` and compares the final latents (relative error < 1e-3) and the image (max ≤ 3, mean ≤ 0.1).
+    static func checkRender(_ request: RenderRequest, pipeline: StableDiffusionPipeline, reference ref: SafeTensorsFile,
+                            name: String, label: String) throws {
         let latents = try pipeline.denoise(request)
-        let latentError = NetworkFixtureTests.relativeError(latents, try ref.tensor("\(c.name)_latents"))
+        let latentError = NetworkFixtureTests.relativeError(latents, try ref.tensor("\(name)_latents"))
         #expect(latentError < 1e-3, "latents relative error \(latentError)")
-        let (maxDiff, mean) = imageDifference(pipeline.decode(latents), try ref.rawBytes("\(c.name)_image"))
-        print("img2img \(c): start \(startError), latents \(latentError), image max \(maxDiff) mean \(mean)")
+        let (maxDiff, mean) = imageDifference(pipeline.decode(latents), try ref.rawBytes("\(name)_image"))
+        print("\(label), latents \(latentError), image max \(maxDiff) mean \(mean)")
         #expect(maxDiff <= 3 && mean <= 0.1, "max \(maxDiff) mean \(mean)")
     }
 
@@ -89,12 +95,7 @@ struct Img2ImgInterpolationFixtureTests {
         let embeds = try pipeline.conditioning(for: request)
         let embedError = NetworkFixtureTests.relativeError(embeds, try ref.tensor("\(c.name)_embeds"))
         #expect(embedError < 1e-4, "embedding relative error \(embedError)")
-        let latents = try pipeline.denoise(request)
-        let latentError = NetworkFixtureTests.relativeError(latents, try ref.tensor("\(c.name)_latents"))
-        #expect(latentError < 1e-3, "latents relative error \(latentError)")
-        let (maxDiff, mean) = imageDifference(pipeline.decode(latents), try ref.rawBytes("\(c.name)_image"))
-        print("interpolation \(c): embeds \(embedError), latents \(latentError), image max \(maxDiff) mean \(mean)")
-        #expect(maxDiff <= 3 && mean <= 0.1, "max \(maxDiff) mean \(mean)")
+        try Self.checkRender(request, pipeline: pipeline, reference: ref, name: c.name, label: "interpolation \(c): embeds \(embedError)")
     }
 
     @Test("the end frames of an interpolation are exactly the plain renders of A and B")
