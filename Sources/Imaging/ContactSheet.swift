@@ -1,13 +1,15 @@
 /// Lays images out in a labelled grid: a title line, column labels on top, row labels on the left.
 public enum ContactSheet {
     /// Composes `cells` (rows of columns; nil draws a grey "missing" cell) into one image. Each image is
-    /// scaled (nearest neighbour) so its longer side is at most `maxCellSide`.
+    /// scaled (nearest neighbour) so its longer side is at most `maxCellSide`; images at most half that
+    /// size are enlarged by a whole factor (pixels stay crisp) so tiny renders stay visible.
     public static func compose(cells: [[RGBImage?]], columnLabels: [String], rowLabels: [String], title: String,
                                maxCellSide: Int = 256) -> RGBImage {
         let images = cells.flatMap { $0 }.compactMap { $0 }
         let nativeW = images.map(\.width).max() ?? maxCellSide
         let nativeH = images.map(\.height).max() ?? maxCellSide
-        let scale = min(1.0, Double(maxCellSide) / Double(max(nativeW, nativeH)))
+        let ratio = Double(maxCellSide) / Double(max(nativeW, nativeH))
+        let scale = ratio >= 2 ? ratio.rounded(.down) : min(1.0, ratio)
         let cellW = max(8, Int(Double(nativeW) * scale)), cellH = max(8, Int(Double(nativeH) * scale))
         let pad = 6, textH = BitmapFont.glyphHeight
         let labelChars = max(1, cellW / BitmapFont.advance)

@@ -48,10 +48,12 @@ CONFIG = {
                  layers_per_block=1, attention_head_dim=4, cross_attention_dim=64, norm_num_groups=16),
     "unet_train": dict(steps=3600, batch=32, pool=10240, lr=1e-3, warmup=150, final_lr_fraction=0.1, uncond_prob=0.1,
                        ema_decay=0.999),
-    # diffusers EulerAncestralDiscreteScheduler with SD's training schedule; the engine maps it to euler_a.
+    # diffusers EulerAncestralDiscreteScheduler with SD's training schedule. clip_sample/set_alpha_to_one
+    # false as in SD 1.5's file: DDIM built from this config would otherwise take DDIM's defaults (true) and
+    # clip x̂₀ to [-1, 1], which these unit-variance latents exceed.
     "scheduler": {"_class_name": "EulerAncestralDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
-                  "beta_start": 0.00085, "num_train_timesteps": 1000, "prediction_type": "epsilon", "steps_offset": 1,
-                  "timestep_spacing": "linspace", "trained_betas": None},
+                  "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000, "prediction_type": "epsilon",
+                  "set_alpha_to_one": False, "steps_offset": 1, "timestep_spacing": "linspace", "trained_betas": None},
 }
 
 
