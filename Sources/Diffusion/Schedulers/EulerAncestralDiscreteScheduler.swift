@@ -26,36 +26,16 @@ public struct EulerAncestralDiscreteScheduler: Scheduler, Sendable {
     }
 
     public mutating func step(modelOutput: Tensor, stepIndex: Int, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
-        precondition(modelOutput.shape == sample.shape, "model output \(modelOutput.shape) and sample \(sample.shape) differ")
         let sigma = sigmas[stepIndex]
         let sigmaTo = sigmas[stepIndex + 1]
         let fromSquared: Float = sigma * sigma, toSquared: Float = sigmaTo * sigmaTo
         let sigmaUp: Float = (toSquared * (fromSquared - toSquared) / fromSquared).squareRoot()
         let sigmaDown: Float = max(0, toSquared - sigmaUp * sigmaUp).squareRoot()
         let dt: Float = sigmaDown - sigma
-        let prediction = predictionType
-        let vScale: Float = -sigma / (sigma * sigma + 1).squareRoot()
-        let vDivisor: Float = sigma * sigma + 1
+        let d = EulerSchedule.derivative(sample: sample, modelOutput: modelOutput, sigma: sigma, predictionType: predictionType)
         let noise = generator.randn(sample.shape)
-        return Tensor(shape: sample.shape) { out in
-            sample.withUnsafeBufferPointer { x in
-                modelOutput.withUnsafeBufferPointer { m in
-                    noise.withUnsafeBufferPointer { z in
-                        for i in 0..<out.count {
-                            let x0: Float
-                            switch prediction {
-                            case "v_prediction": x0 = m[i] * vScale + x[i] / vDivisor
-                            case "sample": x0 = m[i]
-                            default: x0 = x[i] - sigma * m[i]
-                            }
-                            let derivative = (x[i] - x0) / sigma
-                            let deterministic = x[i] + derivative * dt
-                            out[i] = deterministic + z[i] * sigmaUp
-                        }
-                    }
-                }
-            }
-        }
+        let deterministic = sample.combined(with: d) { x, d in x + d * dt }
+        return deterministic.combined(with: noise) { y, z in y + z * sigmaUp }
     }
 }
 

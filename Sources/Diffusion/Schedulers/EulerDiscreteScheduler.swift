@@ -29,28 +29,10 @@ public struct EulerDiscreteScheduler: Scheduler, Sendable {
     }
 
     public mutating func step(modelOutput: Tensor, stepIndex: Int, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
-        precondition(modelOutput.shape == sample.shape, "model output \(modelOutput.shape) and sample \(sample.shape) differ")
         let sigma = sigmas[stepIndex]
         let dt: Float = sigmas[stepIndex + 1] - sigma
-        let prediction = predictionType
-        let vScale: Float = -sigma / (sigma * sigma + 1).squareRoot()
-        let vDivisor: Float = sigma * sigma + 1
-        return Tensor(shape: sample.shape) { out in
-            sample.withUnsafeBufferPointer { x in
-                modelOutput.withUnsafeBufferPointer { m in
-                    for i in 0..<out.count {
-                        let x0: Float
-                        switch prediction {
-                        case "v_prediction": x0 = m[i] * vScale + x[i] / vDivisor
-                        case "sample": x0 = m[i]
-                        default: x0 = x[i] - sigma * m[i]
-                        }
-                        let derivative = (x[i] - x0) / sigma
-                        out[i] = x[i] + derivative * dt
-                    }
-                }
-            }
-        }
+        let d = EulerSchedule.derivative(sample: sample, modelOutput: modelOutput, sigma: sigma, predictionType: predictionType)
+        return sample.combined(with: d) { x, d in x + d * dt }
     }
 }
 

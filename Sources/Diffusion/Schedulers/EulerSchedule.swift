@@ -38,6 +38,23 @@ enum EulerSchedule {
         return slope * (t - Double(j)) + Double(table[j])
     }
 
+    /// The ODE derivative `d = (x − x̂₀)/σ` shared by Euler, Euler a and LMS, with x̂₀ from the model
+    /// output per prediction type (epsilon: `x − σ·m`; v: `m·(−σ/√(σ²+1)) + x/(σ²+1)`; sample: `m`), float32.
+    static func derivative(sample: Tensor, modelOutput: Tensor, sigma: Float, predictionType: String) -> Tensor {
+        precondition(modelOutput.shape == sample.shape, "model output \(modelOutput.shape) and sample \(sample.shape) differ")
+        let vScale: Float = -sigma / (sigma * sigma + 1).squareRoot()
+        let vDivisor: Float = sigma * sigma + 1
+        return sample.combined(with: modelOutput) { x, m in
+            let x0: Float
+            switch predictionType {
+            case "v_prediction": x0 = m * vScale + x / vDivisor
+            case "sample": x0 = m
+            default: x0 = x - sigma * m
+            }
+            return (x - x0) / sigma
+        }
+    }
+
     /// `sample / (σ² + 1)^0.5`, the scalar in float32 as torch computes it.
     static func scaleModelInput(_ sample: Tensor, sigma: Float) -> Tensor {
         let divisor: Float = (sigma * sigma + 1).squareRoot()

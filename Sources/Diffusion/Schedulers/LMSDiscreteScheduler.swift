@@ -54,20 +54,8 @@ public struct LMSDiscreteScheduler: Scheduler, Sendable {
     }
 
     public mutating func step(modelOutput: Tensor, stepIndex: Int, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
-        precondition(modelOutput.shape == sample.shape, "model output \(modelOutput.shape) and sample \(sample.shape) differ")
-        let sigma = sigmas[stepIndex]
-        let prediction = predictionType
-        let vScale: Float = -sigma / (sigma * sigma + 1).squareRoot()
-        let vDivisor: Float = sigma * sigma + 1
-        let derivative = sample.combined(with: modelOutput) { x, m in
-            let x0: Float
-            switch prediction {
-            case "v_prediction": x0 = m * vScale + x / vDivisor
-            case "sample": x0 = m
-            default: x0 = x - sigma * m
-            }
-            return (x - x0) / sigma
-        }
+        let derivative = EulerSchedule.derivative(sample: sample, modelOutput: modelOutput, sigma: sigmas[stepIndex],
+                                                  predictionType: predictionType)
         derivatives.append(derivative)
         if derivatives.count > Self.order { derivatives.removeFirst() }
         let order = min(stepIndex + 1, Self.order)
