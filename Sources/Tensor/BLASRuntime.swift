@@ -143,14 +143,53 @@ public enum BLASRuntime {
     ///
     /// `gotoblas_dynamic_quit`/`gotoblas_dynamic_init` are exported by DYNAMIC_ARCH builds only, so
     /// they are looked up at run time; a build without them keeps its kernels.
+    /// Between `gotoblas_dynamic_quit` and `gotoblas_dynamic_init` OpenBLAS has no kernel table at
+    /// all, so a GEMM running on another thread would dereference a null pointer. Every GEMM holds
+    /// this lock for reading; re-selection holds it for writing and waits for running GEMMs.
     @discardableResult
     private static func reselect(_ core: String) -> Bool {
         typealias Hook = @convention(c) () -> Void
         guard let quitSymbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_quit"),
               let initSymbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_init") else { return false }
-        setenv("OPENBLAS_CORETYPE", core, 1)
-        unsafeBitCast(quitSymbol, to: Hook.self)()
-        unsafeBitCast(initSymbol, to: Hook.self)()
+        kernelLock.writing {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            unsafeBitCast(quitSymbol, to: Hook.self)()
+            unsafeBitCast(initSymbol, to: Hook.self)()
+        }
         return true
+    }
+
+    /// Guards OpenBLAS's kernel table: GEMMs read it concurrently, `reselect` replaces it.
+    @usableFromInline
+    static let kernelLock = ReadWriteLock()
+}
+
+/// A pthread read-write lock (many readers or one writer).
+@usableFromInline
+final class ReadWriteLock: @unchecked Sendable {
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        lock.initialize(to: pthread_rwlock_t())
+        pthread_rwlock_init(lock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    @usableFromInline
+    func reading<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    func writing<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
     }
 }

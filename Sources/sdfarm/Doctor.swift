@@ -29,7 +29,7 @@ struct Doctor: ParsableCommand {
         }
         if json {
             let measured = rows.map { "{\"core\": \"\($0.0)\", \"gflops\": \(String(format: "%.1f", $0.1))}" }.joined(separator: ", ")
-            print("{\"detected\": \"\(status.detectedCore)\", \"active\": \"\(status.activeCore)\", \"switched\": \(status.switched), \"threads\": \(BLASRuntime.threads), \"sgemm_size\": \(size), \"measured\": [\(measured)]}")
+            print("{\"detected\": \"\(status.detectedCore)\", \"active\": \"\(BLASRuntime.activeCore)\", \"switched\": \(status.switched), \"threads\": \(BLASRuntime.threads), \"sgemm_size\": \(size), \"measured\": [\(measured)]}")
         } else {
             print(status)
             print("threads: \(BLASRuntime.threads)")
