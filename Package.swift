@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion"]),
         .testTarget(name: "CLITests", dependencies: ["Imaging"]),
     ]
 )

@@ -90,6 +90,10 @@ final class DiffusionJobRenderer: JobRenderer {
         } catch {
             throw PermanentRenderError("\(error)")
         }
+        if request.initImage != nil, !pipeline.model.vae.hasEncoder {
+            // The same model file will lack the encoder on every worker and every retry.
+            throw PermanentRenderError("model \(parameters.model) has no VAE encoder weights, so it cannot run image-to-image jobs")
+        }
         do {
             return try pipeline.renderPNG(request, progress: progress)
         } catch is Diffusion.RenderCancelled {

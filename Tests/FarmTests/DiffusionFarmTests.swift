@@ -1,3 +1,4 @@
+import Diffusion
 import Farm
 import Foundation
 import Testing
@@ -112,6 +113,32 @@ struct FarmKindsTests {
         #expect(g.status == 0 && g.stdout.contains("1×5 cells"), "\(g.stdout) \(g.stderr)")
         let status = try Harness.run("sdfarm", ["status", "1", "--database", db.url])
         #expect(status.stdout.contains("kinds: interpolate 5"), "\(status.stdout)")
+    }
+
+    @Test("an img2img job on a model without VAE encoder weights fails at its first attempt, not after every retry",
+          .enabled(if: Harness.available))
+    func imageToImageWithoutEncoderFailsAtOnce() throws {
+        let db = try Harness.Database()
+        defer { db.drop() }
+        // A copy of a tiny diffusers-folder model whose VAE file holds the decoder only (as some checkpoints ship).
+        let model = db.dir.appendingPathComponent("decoder-only").path
+        try FileManager.default.copyItem(atPath: Harness.repo.appendingPathComponent("Tests/DiffusionTests/Fixtures/models/tiny-sd-a").path,
+                                         toPath: model)
+        let vaePath = model + "/vae/diffusion_pytorch_model.safetensors"
+        let full = try SafeTensorsFile(path: vaePath)
+        let kept = try full.names.filter { !$0.hasPrefix("encoder.") && !$0.hasPrefix("quant_conv.") }.map { ($0, try full.tensor($0)) }
+        #expect(kept.count < full.names.count)
+        try FileManager.default.removeItem(atPath: vaePath)
+        try SafeTensorsWriter.write(kept, to: vaePath)
+        let s = try Harness.run("sdfarm", ["submit", "--database", db.url, "--model", model, "--prompt", "a red circle", "--init-image", Self.rgba,
+                                           "--strength", "0.5", "--steps", "4", "--max-attempts", "3", "--storage", db.storage])
+        #expect(s.status == 0, "\(s.stderr)")
+        let worker = try Harness.WorkerProcess(db, name: "no-encoder", lease: 10,
+                                               extra: ["--renderer", "diffusion", "--exit-when-idle"])
+        #expect(worker.wait(timeout: 120) == 0, "\(worker.logText)")
+        let job = try #require(try db.queue.jobs(batch: 1).first)
+        #expect(job.state == .failed && job.attempts == 1, "\(job.state) after \(job.attempts) attempts")
+        #expect(job.lastError?.contains("has no VAE encoder weights") == true, "\(job.lastError ?? "no error")")
     }
 
     @Test("bad image-to-image and interpolation submissions are refused before anything is queued or copied",
