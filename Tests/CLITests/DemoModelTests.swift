@@ -34,7 +34,7 @@ struct DemoModelTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("demo.png").path
         let r = try BinaryRunner.run("sdfarm", ["render", "--model", Self.model, "--prompt", "a red square on a blue background",
-                                                "--seed", "1", "--steps", "10", "--sampler", "euler_a", "--cfg-scale", "7.5",
+                                                "--seed", "1", "--steps", "40", "--sampler", "euler_a", "--cfg-scale", "7.5",
                                                 "--width", "32", "--height", "32", "--output", out])
         #expect(r.status == 0, "\(r.stderr)")
         let image = try PNGCodec.read(path: out).image
