@@ -44,8 +44,8 @@ struct DiffusionFarmTests {
 struct FarmKindsTests {
     static let rgba = Harness.repo.appendingPathComponent("Tests/DiffusionTests/Fixtures/reference/tiny-sd-a/init-rgba.png").path
 
-    func submit(_ db: Harness.Database, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try Harness.run("sdfarm", ["submit", "--database", db.url, "--model", db.model, "--json"] + args)
+    func submit(_ db: Harness.Database, _ args: [String], model: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Harness.run("sdfarm", ["submit", "--database", db.url, "--model", model ?? db.model, "--json"] + args)
     }
 
     func runWorkers(_ db: Harness.Database, count: Int = 2) throws {
@@ -130,8 +130,8 @@ struct FarmKindsTests {
         #expect(kept.count < full.names.count)
         try FileManager.default.removeItem(atPath: vaePath)
         try SafeTensorsWriter.write(kept, to: vaePath)
-        let s = try Harness.run("sdfarm", ["submit", "--database", db.url, "--model", model, "--prompt", "a red circle", "--init-image", Self.rgba,
-                                           "--strength", "0.5", "--steps", "4", "--max-attempts", "3", "--storage", db.storage])
+        let s = try submit(db, ["--prompt", "a red circle", "--init-image", Self.rgba, "--strength", "0.5", "--steps", "4",
+                                "--max-attempts", "3", "--storage", db.storage], model: model)
         #expect(s.status == 0, "\(s.stderr)")
         let worker = try Harness.WorkerProcess(db, name: "no-encoder", lease: 10,
                                                extra: ["--renderer", "diffusion", "--exit-when-idle"])

@@ -44,14 +44,11 @@ enum EulerSchedule {
         precondition(modelOutput.shape == sample.shape, "model output \(modelOutput.shape) and sample \(sample.shape) differ")
         let vScale: Float = -sigma / (sigma * sigma + 1).squareRoot()
         let vDivisor: Float = sigma * sigma + 1
-        return sample.combined(with: modelOutput) { x, m in
-            let x0: Float
-            switch predictionType {
-            case "v_prediction": x0 = m * vScale + x / vDivisor
-            case "sample": x0 = m
-            default: x0 = x - sigma * m
-            }
-            return (x - x0) / sigma
+        // The prediction type is chosen once, not per element.
+        switch predictionType {
+        case "v_prediction": return sample.combined(with: modelOutput) { x, m in (x - (m * vScale + x / vDivisor)) / sigma }
+        case "sample": return sample.combined(with: modelOutput) { x, m in (x - m) / sigma }
+        default: return sample.combined(with: modelOutput) { x, m in (x - (x - sigma * m)) / sigma }
         }
     }
 
