@@ -1,10 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// sdfarm: C shims | numeric core (Tensor) | images (Imaging) | SD model (Diffusion) | farm (Farm) | thin executables.
+// sdfarm: C shims | basics | numeric core (Tensor) | images (Imaging) | render format | SD engine (Diffusion) | farm (Farm)
+// | the seam (FarmDiffusion) | thin executables. Sources/README.md shows the path of one job through them.
 let package = Package(
     name: "sdfarm",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sdfarm", targets: ["sdfarm"]),
         .executable(name: "sdfarm-worker", targets: ["sdfarm-worker"]),
@@ -21,37 +22,49 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
+        // Basics every layer shares: the one atomic file writer (fsync'd, renamed, directory fsync'd).
+        .target(name: "Basics"),
         // Numeric core: tensors and CPU kernels. Knows nothing of models, PostgreSQL or files.
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         // 8-bit RGB images, PNG through libpng, contact sheets.
-        .target(name: "Imaging", dependencies: ["CLibPNG"]),
+        .target(name: "Imaging", dependencies: ["CLibPNG", "Basics"]),
+        // What a render is, in words both sides share without tensors: sampler names, the A1111 `parameters`
+        // text, the limits of every render parameter, SHA-256, cancellation.
+        .target(name: "RenderFormat", dependencies: ["Basics"]),
         // Stable Diffusion: weights, tokenizer, text encoder, UNet, VAE, samplers, RNG, pipeline.
         .target(name: "Diffusion", dependencies: [
-            "Tensor", "Imaging",
+            "Tensor", "Imaging", "RenderFormat", "Basics",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // The farm: libpq connection, migrations, queue, grid expansion, worker loop. Knows nothing of tensors.
+        // The farm: libpq connection, migrations, typed jobs, queue, grid expansion, worker loop. Knows nothing of tensors.
         .target(name: "Farm", dependencies: [
-            "CLibPQ", "Imaging",
+            "CLibPQ", "Imaging", "RenderFormat", "Basics",
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["README.md"]),
+        // The seam between farm and engine: job -> render request, submit-time model checks, the worker's renderer.
+        .target(name: "FarmDiffusion", dependencies: [
+            "Farm", "Diffusion", "RenderFormat", "Imaging",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Thin executables.
         .executableTarget(name: "sdfarm", dependencies: [
-            "Diffusion", "Farm", "Imaging",
+            "Diffusion", "Farm", "FarmDiffusion", "Imaging", "RenderFormat", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sdfarm-worker", dependencies: [
-            "Diffusion", "Farm",
+            "Farm", "FarmDiffusion", "RenderFormat",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging", "RenderFormat"], exclude: ["Fixtures"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "RenderFormat"]),
+        .testTarget(name: "FarmDiffusionTests", dependencies: ["FarmDiffusion", "Farm", "Diffusion", "RenderFormat", "Imaging"]),
+        .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat"]),
         .testTarget(name: "CLITests", dependencies: ["Imaging"]),
     ]
 )

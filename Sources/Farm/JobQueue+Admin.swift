@@ -38,31 +38,11 @@ extension JobQueue {
         public let worker: String
         public let startedAt: String
         public let finishedAt: String?
-        public let outcome: String
+        public let outcome: AttemptOutcome
         public let error: String?
         enum CodingKeys: String, CodingKey {
             case attempt, worker, outcome, error
             case startedAt = "started_at", finishedAt = "finished_at"
-        }
-    }
-
-    /// A worker row.
-    public struct WorkerRecord: Sendable, Codable, Equatable {
-        public let name: String
-        public let host: String
-        public let pid: Int
-        public let models: [String]
-        public let startedAt: String
-        public let lastHeartbeatAt: String
-        public let secondsSinceHeartbeat: Double
-        public let currentJob: Int64?
-        public let stopped: Bool
-        /// Heartbeat within the last 30 s and not stopped.
-        public let alive: Bool
-        enum CodingKeys: String, CodingKey {
-            case name, host, pid, models, stopped, alive
-            case startedAt = "started_at", lastHeartbeatAt = "last_heartbeat_at"
-            case secondsSinceHeartbeat = "seconds_since_heartbeat", currentJob = "current_job"
         }
     }
 
@@ -144,29 +124,13 @@ extension JobQueue {
             SELECT attempt, worker, to_json(started_at)#>>'{}' AS started_at, to_json(finished_at)#>>'{}' AS finished_at, outcome, error
             FROM job_attempts WHERE job_id = $1::bigint ORDER BY id
             """, [String(id)])
-        return (0..<r.rows.count).map { i in
-            AttemptRecord(attempt: r.value(i, "attempt").flatMap(Int.init) ?? 0, worker: r.value(i, "worker") ?? "",
-                          startedAt: r.value(i, "started_at") ?? "", finishedAt: r.value(i, "finished_at"),
-                          outcome: r.value(i, "outcome") ?? "", error: r.value(i, "error"))
-        }
-    }
-
-    /// Every worker that ever registered, most recent heartbeat first.
-    public func workers() throws -> [WorkerRecord] {
-        let r = try db.query("""
-            SELECT name, host, pid, array_to_json(models)::text AS models, to_json(started_at)#>>'{}' AS started_at,
-                   to_json(last_heartbeat_at)#>>'{}' AS last_heartbeat_at,
-                   extract(epoch FROM now() - last_heartbeat_at)::float8 AS since, current_job, stopped_at IS NOT NULL AS stopped
-            FROM workers ORDER BY last_heartbeat_at DESC, name
-            """)
-        return (0..<r.rows.count).map { i in
-            let models = (try? JSONDecoder().decode([String].self, from: Data((r.value(i, "models") ?? "[]").utf8))) ?? []
-            let since = r.value(i, "since").flatMap(Double.init) ?? .infinity
-            let stopped = r.value(i, "stopped") == "t"
-            return WorkerRecord(name: r.value(i, "name") ?? "", host: r.value(i, "host") ?? "", pid: r.value(i, "pid").flatMap(Int.init) ?? 0,
-                                models: models, startedAt: r.value(i, "started_at") ?? "", lastHeartbeatAt: r.value(i, "last_heartbeat_at") ?? "",
-                                secondsSinceHeartbeat: since, currentJob: r.value(i, "current_job").flatMap(Int64.init),
-                                stopped: stopped, alive: !stopped && since < 30)
+        return try (0..<r.rows.count).map { i in
+            guard let outcome = r.value(i, "outcome").flatMap(AttemptOutcome.init(rawValue:)) else {
+                throw FarmError(.undecodableJob, "job \(id) has an attempt whose outcome '\(r.value(i, "outcome") ?? "NULL")' is not one of \(AttemptOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return AttemptRecord(attempt: r.value(i, "attempt").flatMap(Int.init) ?? 0, worker: r.value(i, "worker") ?? "",
+                                 startedAt: r.value(i, "started_at") ?? "", finishedAt: r.value(i, "finished_at"),
+                                 outcome: outcome, error: r.value(i, "error"))
         }
     }
 

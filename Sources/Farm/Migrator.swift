@@ -26,7 +26,7 @@ public struct Migrator {
     public init(directory: String, logger: Logger) throws {
         let files: [String]
         do { files = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
-            throw FarmError(.migration, "cannot read the migrations directory \(directory): \(error.localizedDescription). Pass --migrations DIR or set SDFARM_MIGRATIONS.")
+            throw FarmError(.migration, "cannot read the migrations directory \(directory): \(error.localizedDescription); point SDFARM_MIGRATIONS (or the migrations option) at the repository's migrations/", underlying: error)
         }
         var found: [Migration] = []
         for file in files where file.hasSuffix(".sql") {
@@ -83,7 +83,7 @@ public struct Migrator {
                 try db.execute(script: "COMMIT")
             } catch {
                 _ = try? db.execute(script: "ROLLBACK")
-                throw FarmError(.migration, "migration \(m.version)_\(m.name) failed and was rolled back: \(error)")
+                throw FarmError(.migration, "migration \(m.version)_\(m.name) failed and was rolled back: \(error)", underlying: error)
             }
             logger.info("applied migration", metadata: ["version": "\(m.version)", "name": "\(m.name)"])
             done.append(m.version)

@@ -36,7 +36,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch code {
         case .connection:
-            "cannot connect to PostgreSQL: \(message). Set DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE) or pass --database."
+            "cannot connect to PostgreSQL: \(message). Set DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE) or give the database URL."
         default:
             "PostgreSQL \(code) error\(sqlState.map { " \($0)" } ?? ""): \(message)\(query.map { " [query: \($0.prefix(200))]" } ?? "")"
         }

@@ -1,11 +1,13 @@
 import Foundation
 import Imaging
+public import RenderFormat
 
 /// STAND-IN, NOT STABLE DIFFUSION: draws a deterministic test pattern from the render parameters so the
 /// queue, worker and CLI can be tested and benchmarked without a model. Same parameters ⇒ same bytes.
 ///
 /// It sleeps `secondsPerStep` per step and calls `progress` after every step, like the real pipeline.
-/// The PNG carries the parameters in the A1111 `parameters` text chunk, with `Model: test-pattern`.
+/// The PNG carries the parameters in the A1111 `parameters` text chunk (the one writer, `GenerationParameters`),
+/// with `Model: test-pattern`.
 public final class TestPatternRenderer: JobRenderer {
     public let secondsPerStep: Double
 
@@ -16,7 +18,7 @@ public final class TestPatternRenderer: JobRenderer {
     public func render(_ p: RenderParameters, progress: (Int, Int) -> Bool) throws -> [UInt8] {
         for step in 1...max(1, p.steps) {
             if secondsPerStep > 0 { Thread.sleep(forTimeInterval: secondsPerStep) }
-            if !progress(step, p.steps) { throw RenderCancelled() }
+            if !progress(step, p.steps) { throw RenderCancelled(step: step) }
         }
         return try Self.image(for: p)
     }
@@ -24,9 +26,10 @@ public final class TestPatternRenderer: JobRenderer {
     /// The PNG bytes for `p`, without waiting.
     public static func image(for p: RenderParameters) throws -> [UInt8] {
         var h = FNV1a()
-        h.add(p.kind); h.add(p.model); h.add(p.prompt); h.add(p.negativePrompt); h.add(String(p.seed))
-        h.add(String(p.steps)); h.add(p.sampler); h.add(String(p.cfgScale)); h.add(p.sizeDescription)
-        for key in p.extra.keys.sorted() { h.add(key); h.add(p.extra[key]!) }
+        h.add(p.kind.name); h.add(p.model); h.add(p.prompt); h.add(p.negativePrompt); h.add(String(p.seed))
+        h.add(String(p.steps)); h.add(p.sampler.rawValue); h.add(String(p.cfgScale)); h.add(p.sizeDescription)
+        let extra = p.storedExtra
+        for key in extra.keys.sorted() { h.add(key); h.add(extra[key]!) }
         let k = h.value
         let base = (UInt8(truncatingIfNeeded: k), UInt8(truncatingIfNeeded: k >> 8), UInt8(truncatingIfNeeded: k >> 16))
         let stripe = Int(k >> 24 & 0x1F) + 4
@@ -42,22 +45,11 @@ public final class TestPatternRenderer: JobRenderer {
                 }
             }
         }
-        return try PNGCodec.encode(image, text: [PNGCodec.TextChunk(key: "parameters", value: a1111Parameters(p, modelName: "test-pattern"))])
+        let text = GenerationParameters(prompt: p.prompt, negativePrompt: p.negativePrompt, steps: p.steps, sampler: p.sampler,
+                                        cfgScale: Float(p.cfgScale), seed: p.seed, width: p.width, height: p.height,
+                                        modelHash: "", modelName: "test-pattern").a1111Text
+        return try PNGCodec.encode(image, text: [PNGCodec.TextChunk(key: "parameters", value: text)])
     }
-
-    /// The A1111 `parameters` text for `p`.
-    public static func a1111Parameters(_ p: RenderParameters, modelName: String) -> String {
-        let samplers = ["ddim": "DDIM", "euler": "Euler", "euler_a": "Euler a"]
-        var text = p.prompt
-        if !p.negativePrompt.isEmpty { text += "\nNegative prompt: \(p.negativePrompt)" }
-        text += "\nSteps: \(p.steps), Sampler: \(samplers[p.sampler] ?? p.sampler), CFG scale: \(formatNumber(p.cfgScale)), Seed: \(p.seed), Size: \(p.sizeDescription), Model: \(modelName)"
-        return text
-    }
-}
-
-/// `7.5` → "7.5", `7.0` → "7".
-func formatNumber(_ x: Double) -> String {
-    x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x)
 }
 
 /// 64-bit FNV-1a, for the test pattern only.

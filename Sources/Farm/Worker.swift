@@ -1,6 +1,8 @@
+import Basics
 import Foundation
-import Imaging
 public import Logging
+import RenderFormat
+import Synchronization
 
 /// The worker loop: claim a job, render it while a separate thread heartbeats the lease, write the PNG
 /// atomically to `<storage>/<batch>/<job>.png`, complete it (fenced on the lease), repeat.
@@ -8,6 +10,8 @@ public import Logging
 /// Survives PostgreSQL going away (every operation reconnects with backoff and is safe to repeat), stops
 /// rendering at the next step when its job is cancelled or its lease is lost, and on `requestStop()`
 /// stops claiming and finishes the current job (a second request releases it at the next step).
+// reason: `renderer` and `configuration` are used only by the thread inside `run()`; the one piece of state other
+// threads touch (stop requests, from signal handlers) is behind a `Mutex`.
 public final class Worker: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var storage: String
@@ -55,9 +59,8 @@ public final class Worker: @unchecked Sendable {
 
     public let configuration: Configuration
     let renderer: any JobRenderer
-    var logger: Logger
-    private let lock = NSLock()
-    private var stopRequests = 0
+    let logger: Logger
+    private let stopRequests = Mutex(0)
 
     public init(configuration: Configuration, renderer: any JobRenderer, logger: Logger) {
         self.configuration = configuration
@@ -70,12 +73,12 @@ public final class Worker: @unchecked Sendable {
     /// Asks the worker to stop: the first request stops claiming and lets the current job finish; the
     /// second also releases the current job at its next step. Safe from any thread (signal handlers).
     public func requestStop() {
-        let n = lock.withLock { stopRequests += 1; return stopRequests }
+        let n = stopRequests.withLock { n in n += 1; return n }
         logger.notice(n == 1 ? "stop requested: finishing the current job, claiming no more" : "second stop request: releasing the current job")
     }
 
-    var stopRequested: Bool { lock.withLock { stopRequests > 0 } }
-    var hardStopRequested: Bool { lock.withLock { stopRequests > 1 } }
+    var stopRequested: Bool { stopRequests.withLock { $0 > 0 } }
+    var hardStopRequested: Bool { stopRequests.withLock { $0 > 1 } }
 
     /// Runs until stopped, `maxJobs` is reached, or (with `exitWhenIdle`) nothing is left. Blocking.
     @discardableResult
@@ -122,7 +125,7 @@ public final class Worker: @unchecked Sendable {
         let config = configuration
         let (next, pending) = try session.run("idle") { q -> (Double?, Int) in
             try q.workerHeartbeat(name: config.name, currentJob: nil)
-            let modelsJSON = try config.models.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            let modelsJSON = try config.models.map(JobQueue.jsonArray)
             let r = try q.db.query("""
                 SELECT extract(epoch FROM least(
                          (SELECT min(run_at) FROM jobs WHERE state = 'queued'),
@@ -146,29 +149,80 @@ public final class Worker: @unchecked Sendable {
         return false
     }
 
-    /// State shared between the render (progress callback) and the heartbeat thread.
-    private final class JobSignals: @unchecked Sendable {
-        private let lock = NSLock()
-        private var _step = 0, _total = 0
-        private var _cancelRequested = false, _leaseLost = false, _finished = false
-        private var _lastHeartbeat = Date()
+    /// Why a render was stopped before its last step.
+    enum StopReason: CustomStringConvertible {
+        /// Someone cancelled the job.
+        case cancelled
+        /// A second stop request: give the job back.
+        case released
+        /// A heartbeat learned the job now belongs to another attempt.
+        case leaseLost
+        /// No heartbeat reached PostgreSQL for a whole lease.
+        case leaseLapsed
 
-        func progress(_ step: Int, _ total: Int) { lock.withLock { _step = step; _total = total } }
-        var progress: (Int, Int) { lock.withLock { (_step, _total) } }
+        var description: String {
+            switch self {
+            case .cancelled: "cancelled"
+            case .released: "released"
+            case .leaseLost: "lease lost"
+            case .leaseLapsed: "lease lapsed (no heartbeat reached PostgreSQL)"
+            }
+        }
+    }
+
+    /// State shared between the render (progress callback) and the heartbeat thread. The heartbeat thread
+    /// sleeps on the condition until its next beat or until the job finishes, whichever comes first.
+    private final class JobSignals: Sendable {
+        private struct State {
+            var step = 0, total = 0
+            var cancelRequested = false, leaseLost = false, finished = false
+            var lastHeartbeat = ContinuousClock.now
+        }
+        // reason: NSCondition is thread-safe; `state` is only touched while holding it.
+        nonisolated(unsafe) private var state = State()
+        private let condition = NSCondition()
+
+        private func locked<R>(_ body: (inout State) -> R) -> R {
+            condition.lock()
+            defer { condition.unlock() }
+            return body(&state)
+        }
+
+        func progress(_ step: Int, _ total: Int) { locked { $0.step = step; $0.total = total } }
+        var progress: (Int, Int) { locked { ($0.step, $0.total) } }
         func heard(_ status: JobQueue.LeaseStatus) {
-            lock.withLock {
-                _lastHeartbeat = Date()
+            locked {
+                $0.lastHeartbeat = .now
                 switch status {
-                case .held(let cancel): _cancelRequested = _cancelRequested || cancel
-                case .lost: _leaseLost = true
+                case .held(let cancel): $0.cancelRequested = $0.cancelRequested || cancel
+                case .lost: $0.leaseLost = true
                 }
             }
         }
-        var cancelRequested: Bool { lock.withLock { _cancelRequested } }
-        var leaseLost: Bool { lock.withLock { _leaseLost } }
-        var secondsSinceHeartbeat: Double { lock.withLock { -_lastHeartbeat.timeIntervalSinceNow } }
-        func finish() { lock.withLock { _finished = true } }
-        var finished: Bool { lock.withLock { _finished } }
+        var cancelRequested: Bool { locked { $0.cancelRequested } }
+        var leaseLost: Bool { locked { $0.leaseLost } }
+        /// Seconds since the last heartbeat reached PostgreSQL, on the monotonic clock.
+        var secondsSinceHeartbeat: Double {
+            let elapsed = locked { ContinuousClock.now - $0.lastHeartbeat }
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        }
+        func finish() {
+            condition.lock()
+            state.finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        var finished: Bool { locked { $0.finished } }
+        /// Waits up to `seconds` or until `finish()`; returns true when finished.
+        func waitForFinish(seconds: Double) -> Bool {
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            condition.lock()
+            defer { condition.unlock() }
+            while !state.finished {
+                if !condition.wait(until: deadline) { break }
+            }
+            return state.finished
+        }
     }
 
     private func run(_ job: ClaimedJob, session: QueueSession, summary: inout Summary) {
@@ -187,10 +241,7 @@ public final class Worker: @unchecked Sendable {
             let hbSession = QueueSession(url: config.databaseURL, listen: false, options: config.queueOptions, logger: heartbeatLogger,
                                          giveUp: { signals.finished })
             defer { hbSession.close() }
-            var next = Date().addingTimeInterval(interval)
-            while !signals.finished {
-                if Date() < next { Thread.sleep(forTimeInterval: min(0.05, interval)); continue }
-                next = Date().addingTimeInterval(interval)
+            while !signals.waitForFinish(seconds: interval) {
                 let (step, total) = signals.progress
                 if let status = try? hbSession.run("heartbeat", { q -> JobQueue.LeaseStatus in
                     let s = try q.heartbeat(job, step: step, total: total, lease: config.lease)
@@ -205,18 +256,18 @@ public final class Worker: @unchecked Sendable {
         heartbeat.start()
         defer { signals.finish() }
 
-        var stoppedBecause = ""
+        var stoppedBecause: StopReason?
         let png: [UInt8]?
         var renderError: (any Error)?
         do {
             png = try renderer.render(job.parameters) { step, total in
                 signals.progress(step, total)
                 if step == total || step % 10 == 0 { log.debug("step", metadata: ["step": "\(step)", "total": "\(total)"]) }
-                if signals.leaseLost { stoppedBecause = "lease lost"; return false }
-                if signals.cancelRequested { stoppedBecause = "cancelled"; return false }
-                if self.hardStopRequested { stoppedBecause = "released"; return false }
-                if signals.secondsSinceHeartbeat > config.lease { stoppedBecause = "lease lapsed (no heartbeat reached PostgreSQL)"; return false }
-                return true
+                if signals.leaseLost { stoppedBecause = .leaseLost }
+                else if signals.cancelRequested { stoppedBecause = .cancelled }
+                else if self.hardStopRequested { stoppedBecause = .released }
+                else if signals.secondsSinceHeartbeat > config.lease { stoppedBecause = .leaseLapsed }
+                return stoppedBecause == nil
             }
         } catch {
             png = nil
@@ -242,7 +293,7 @@ public final class Worker: @unchecked Sendable {
                 }
                 let path = job.outputPath(storage: config.storage)
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try PNGCodec.writeAtomically(png, to: path)
+                try AtomicFile.write(png, to: path)
                 let accepted = try session.run("complete") { try $0.complete(job, outputPath: path) }
                 if accepted {
                     summary.succeeded += 1
@@ -256,17 +307,17 @@ public final class Worker: @unchecked Sendable {
             guard let renderError else { return }
             if renderError is RenderCancelled {
                 switch stoppedBecause {
-                case "cancelled":
+                case .cancelled:
                     _ = try session.run("cancel") { try $0.finishCancelled(job) }
                     summary.cancelled += 1
                     log.info("job cancelled at step \(signals.progress.0)", metadata: timings())
-                case "released":
+                case .released:
                     _ = try session.run("release") { try $0.release(job, reason: "worker shutting down") }
                     summary.released += 1
                     log.info("job released: worker shutting down", metadata: timings())
-                default:
+                case .leaseLost, .leaseLapsed, nil:
                     summary.lost += 1
-                    log.warning("job abandoned: \(stoppedBecause)", metadata: timings())
+                    log.warning("job abandoned: \(stoppedBecause.map(String.init(describing:)) ?? "the renderer stopped")", metadata: timings())
                 }
                 return
             }

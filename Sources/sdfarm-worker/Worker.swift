@@ -1,8 +1,10 @@
 import ArgumentParser
 import Dispatch
 import Farm
+import FarmDiffusion
 import Foundation
 import Logging
+import RenderFormat
 
 @main
 struct WorkerCommand: ParsableCommand {
@@ -52,12 +54,16 @@ struct WorkerCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "sdfarm-worker")
-        let jobRenderer = try makeRenderer(renderer)
+        let storageRoot = URL(fileURLWithPath: storage).standardized.path
+        let jobRenderer = try makeRenderer(renderer, storage: storageRoot)
         var served: [String]?
         if let models {
-            served = try models.split(separator: ",").map { try JobQueue.normalizeModelPath(String($0)) }
+            do {
+                served = try models.split(separator: ",").map { try JobQueue.normalizeModelPath(String($0)) }
+            } catch {
+                throw ValidationError("--models: \((error as? RenderFormatError)?.message ?? "\(error)")")
+            }
         }
-        let storageRoot = URL(fileURLWithPath: storage).standardized.path
         let worker = Worker(configuration: .init(storage: storageRoot, databaseURL: database, name: name ?? Worker.Configuration.defaultName,
                                                  models: served, lease: lease, maxJobs: maxJobs, exitWhenIdle: exitWhenIdle),
                             renderer: jobRenderer, logger: logger)
@@ -73,7 +79,7 @@ struct WorkerCommand: ParsableCommand {
         try worker.run()
     }
 
-    private func makeRenderer(_ spec: String) throws -> any JobRenderer {
+    private func makeRenderer(_ spec: String, storage: String) throws -> any JobRenderer {
         if spec == "test-pattern" || spec.hasPrefix("test-pattern:") {
             let ms = spec.split(separator: ":").dropFirst().first.map(String.init) ?? "0"
             guard let value = Double(ms), value >= 0, value.isFinite else {
@@ -82,7 +88,7 @@ struct WorkerCommand: ParsableCommand {
             return TestPatternRenderer(secondsPerStep: value / 1000)
         }
         if spec == "diffusion" {
-            return DiffusionJobRenderer(storage: URL(fileURLWithPath: storage).standardized.path, logger: Logger(label: "sdfarm-worker.render"))
+            return DiffusionJobRenderer(storage: storage, logger: Logger(label: "sdfarm-worker.render"))
         }
         throw ValidationError("--renderer \(spec): unknown renderer; use 'diffusion' or 'test-pattern[:MS_PER_STEP]'")
     }

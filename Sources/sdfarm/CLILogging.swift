@@ -16,4 +16,11 @@ enum CLILogging {
         _ = bootstrapped
         return Logger(label: label)
     }
+
+    /// The queue commands' logger: notices and above.
+    static let quiet: Logger = {
+        var l = Logger(label: "sdfarm")
+        l.logLevel = .notice
+        return l
+    }()
 }

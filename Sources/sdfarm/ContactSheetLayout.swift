@@ -1,5 +1,6 @@
 import Farm
 import Foundation
+import RenderFormat
 
 /// Which parameters vary in a batch, and where each job goes: columns are the last varying parameter —
 /// the interpolation position (a strip in frame order), else the image-to-image strength, else the
@@ -8,10 +9,12 @@ import Foundation
 struct ContactSheetLayout {
     typealias Axis = (name: String, value: @Sendable (RenderParameters) -> String)
     static let axes: [Axis] = [
-        ("prompt", { $0.prompt }), ("size", { $0.sizeDescription }), ("sampler", { $0.sampler }),
-        ("steps", { String($0.steps) }), ("cfg", { Format.cfg($0.cfgScale) }), ("to", { $0.extra["prompt_b"] ?? "" }),
-        ("seed", { String($0.seed) }), ("strength", { $0.extra["strength"] ?? "" }),
-        ("t", { $0.extra["t"].flatMap(Double.init).map { String(format: "%.3g", $0) } ?? "" }),
+        ("prompt", { $0.prompt }), ("size", { $0.sizeDescription }), ("sampler", { $0.sampler.rawValue }),
+        ("steps", { String($0.steps) }), ("cfg", { Format.number($0.cfgScale) }),
+        ("to", { if case .interpolation(let f) = $0.kind { f.target } else { "" } }),
+        ("seed", { String($0.seed) }),
+        ("strength", { if case .img2img(_, let s) = $0.kind { String(s) } else { "" } }),
+        ("t", { if case .interpolation(let f) = $0.kind { String(format: "%.3g", f.t) } else { "" } }),
     ]
     let columnAxis: Axis?
     let rowAxes: [Axis]

@@ -1,12 +1,13 @@
 import Farm
 import Foundation
+import RenderFormat
 
 /// Text layout shared by the listing commands.
 enum Format {
-    /// `[#####-----]`.
-    static func bar(_ done: Int, _ total: Int, width: Int = 20) -> String {
-        let filled = total > 0 ? min(width, done * width / total) : 0
-        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+    /// `[#####-----]` (or with `filled`/`empty` characters of choice): the one progress bar every command draws.
+    static func bar(_ done: Int, _ total: Int, width: Int = 20, filled: Character = "#", empty: Character = "-") -> String {
+        let n = total > 0 ? max(0, min(width, done * width / total)) : 0
+        return "[" + String(repeating: filled, count: n) + String(repeating: empty, count: width - n) + "]"
     }
 
     static func duration(_ seconds: Double?) -> String {
@@ -38,11 +39,12 @@ enum Format {
     /// The job kind with what distinguishes it: `txt2img`, `img2img strength 0.5`, `frame 3/8`.
     static func kind(_ p: RenderParameters) -> String {
         switch p.kind {
-        case "img2img": "img2img strength \(p.extra["strength"] ?? "?")"
-        case "interpolate": "frame \(p.extra["frame"].flatMap(Int.init).map { String($0 + 1) } ?? "?")/\(p.extra["frames"] ?? "?")"
-        default: p.kind
+        case .txt2img: p.kind.name
+        case .img2img(_, let strength): "img2img strength \(strength)"
+        case .interpolation(let f): "frame \(f.frame + 1)/\(f.frames)"
         }
     }
 
-    static func cfg(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int64(x)) : String(x) }
+    /// A number as everything in sdfarm prints it: `7`, `7.5`.
+    static func number(_ x: Double) -> String { GenerationParameters.formatNumber(x) }
 }

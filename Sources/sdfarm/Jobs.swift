@@ -1,6 +1,7 @@
 import ArgumentParser
 import Farm
 import Foundation
+import RenderFormat
 
 /// `sdfarm jobs [--batch B] [--state S]`.
 struct Jobs: ParsableCommand {
@@ -23,7 +24,7 @@ struct Jobs: ParsableCommand {
         if json { try JSONOutput.print(jobs); return }
         let rows = jobs.map { j in
             [String(j.id), String(j.batch), j.state.rawValue, Format.kind(j.parameters), "\(j.attempts)/\(j.maxAttempts)", String(j.priority), String(j.parameters.seed),
-             String(j.parameters.steps), j.parameters.sampler, Format.cfg(j.parameters.cfgScale), j.parameters.sizeDescription,
+             String(j.parameters.steps), j.parameters.sampler.rawValue, Format.number(j.parameters.cfgScale), j.parameters.sizeDescription,
              Format.clip(j.parameters.prompt, 30), j.outputPath ?? j.lastError.map { "error: " + Format.clip($0, 60) } ?? ""]
         }
         print(Format.table(["ID", "BATCH", "STATE", "KIND", "TRIES", "PRIO", "SEED", "STEPS", "SAMPLER", "CFG", "SIZE", "PROMPT", "OUTPUT"], rows))

@@ -18,7 +18,7 @@ struct Migrate: ParsableCommand {
         guard let dir = Migrator.locateDirectory(explicit: migrations, executable: Bundle.main.executablePath ?? CommandLine.arguments[0]) else {
             throw ValidationError("cannot find the migrations directory; pass --migrations DIR or set SDFARM_MIGRATIONS")
         }
-        let migrator = try Migrator(directory: dir, logger: CLILog.logger)
+        let migrator = try Migrator(directory: dir, logger: CLILogging.quiet)
         let queue = try db.queue()
         let applied = try migrator.migrate(queue.db)
         let latest = migrator.migrations.last?.version ?? 0

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A one-line progress bar on standard error (plain lines when not a terminal).
-final class ProgressBar: @unchecked Sendable {
+/// A one-line progress bar on standard error (plain lines when not a terminal), drawn with `Format.bar`.
+final class ProgressBar {
     let label: String
     let enabled: Bool
     private let start = Date()
@@ -14,10 +14,8 @@ final class ProgressBar: @unchecked Sendable {
     func update(_ done: Int, of total: Int) {
         let elapsed = Date().timeIntervalSince(start)
         if enabled {
-            let width = 30
-            let filled = total > 0 ? done * width / total : 0
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done)/\(total) \(String(format: "%.1f", elapsed))s".utf8))
+            let bar = Format.bar(done, total, width: 30, filled: "█", empty: "·")
+            FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total) \(String(format: "%.1f", elapsed))s".utf8))
         } else {
             FileHandle.standardError.write(Data("\(label): step \(done)/\(total) (\(String(format: "%.1f", elapsed)) s)\n".utf8))
         }

@@ -1,11 +1,13 @@
 import ArgumentParser
+import Basics
 import Diffusion
 import Foundation
 import Imaging
 import Logging
+import RenderFormat
 
 /// `sdfarm render`: one image (or one interpolation strip) on this machine.
-struct Render: AsyncParsableCommand {
+struct Render: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render locally with the Stable Diffusion engine: text-to-image, image-to-image or a prompt interpolation.",
         discussion: """
@@ -28,7 +30,7 @@ struct Render: AsyncParsableCommand {
     @Option(help: "Seed (unsigned 64-bit); a random one is chosen and printed when omitted.")
     var seed: UInt64?
 
-    @Option(help: "Denoising steps (1…1000).")
+    @Option(help: "Denoising steps (\(RenderLimits.steps.lowerBound)…\(RenderLimits.steps.upperBound)).")
     var steps: Int = 20
 
     @Option(help: "Sampler: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -66,17 +68,18 @@ struct Render: AsyncParsableCommand {
 
     var interpolating: Bool { !interpolate.isEmpty }
 
-    func validate() throws {
-        guard steps >= 1, steps <= 1000 else { throw ValidationError("--steps must be between 1 and 1000, got \(steps)") }
-        guard cfgScale.isFinite else { throw ValidationError("--cfg-scale must be a finite number") }
-        _ = try parseSampler(sampler)
-        if let width, width <= 0 { throw ValidationError("--width must be positive, got \(width)") }
-        if let height, height <= 0 { throw ValidationError("--height must be positive, got \(height)") }
+    func validate() throws { try withFlagNames(validateInputs) }
+
+    private func validateInputs() throws {
+        try RenderLimits.validate(steps: steps)
+        try RenderLimits.validate(cfgScale: Double(cfgScale))
+        _ = try SamplerKind(name: sampler)
+        // The model's own size multiple is checked once it is loaded.
+        if let width { try RenderLimits.validate(side: width, of: .width, multiple: 1) }
+        if let height { try RenderLimits.validate(side: height, of: .height, multiple: 1) }
         if let strength {
             guard initImage != nil else { throw ValidationError("--strength only applies with --init-image") }
-            do { try InitImage.validate(strength: strength, steps: steps) } catch let error as ModelError {
-                throw ValidationError("--strength: \(error.message)")
-            }
+            try RenderLimits.validate(strength: strength, steps: steps)
         }
         if interpolating {
             guard interpolate.count == 2 else {
@@ -84,8 +87,8 @@ struct Render: AsyncParsableCommand {
             }
             guard prompt == nil else { throw ValidationError("--prompt cannot be combined with --interpolate; the prompts are A and B") }
             guard initImage == nil else { throw ValidationError("--init-image cannot be combined with --interpolate") }
-            guard let frames else { throw ValidationError("--interpolate needs --frames N (at least 2)") }
-            guard frames >= 2, frames <= 10_000 else { throw ValidationError("--frames must be between 2 and 10000, got \(frames)") }
+            guard let frames else { throw ValidationError("--interpolate needs --frames N (at least \(RenderLimits.frames.lowerBound))") }
+            try RenderLimits.validate(frames: frames)
             guard let outputDir else { throw ValidationError("--interpolate writes several frames; give --output-dir DIR instead of --output") }
             guard output == nil else { throw ValidationError("--output names one file; with --interpolate use --output-dir") }
             try checkDirectory(outputDir)
@@ -119,9 +122,9 @@ struct Render: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         let logger = CLILogging.logger("sdfarm.render")
-        let kind = try parseSampler(sampler)
+        let kind = try SamplerKind(name: sampler)
         // Read the init image before loading the model, so a bad file fails fast.
         let initial = try initImage.map { try InitImage.load(path: $0, strength: strength ?? 0.75) }
         let loaded = try StableDiffusionModel.load(path: model, logger: logger)
@@ -144,7 +147,7 @@ struct Render: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         let names = Self.frameNames(count: frames)
         for (index, name) in names.enumerated() {
-            request.interpolation = PromptInterpolation(target: interpolate[1], t: PromptInterpolation.position(frame: index, of: frames),
+            request.interpolation = PromptInterpolation(target: interpolate[1], t: RenderLimits.interpolationPosition(frame: index, of: frames),
                                                         linear: lerp)
             let path = (outputDir as NSString).appendingPathComponent(name)
             try renderOne(request, pipeline: pipeline, to: path, label: "frame \(index + 1)/\(frames)")
@@ -160,7 +163,7 @@ struct Render: AsyncParsableCommand {
             return true
         }
         bar.finish()
-        try PNGCodec.writeAtomically(png, to: path)
+        try AtomicFile.write(png, to: path)
     }
 
     /// `frame-000.png` … with enough digits that the names sort in frame order.
@@ -171,11 +174,4 @@ struct Render: AsyncParsableCommand {
             return "frame-" + String(repeating: "0", count: digits - number.count) + number + ".png"
         }
     }
-}
-
-func parseSampler(_ name: String) throws -> SamplerKind {
-    guard let kind = SamplerKind(rawValue: name) else {
-        throw ValidationError("unknown sampler '\(name)'; known samplers: \(SamplerKind.allCases.map(\.rawValue).joined(separator: ", "))")
-    }
-    return kind
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Farm
 import Foundation
+import RenderFormat
 
 /// `sdfarm show JOB`.
 struct Show: ParsableCommand {
@@ -29,10 +30,10 @@ struct Show: ParsableCommand {
         print("  kind: \(Format.kind(p))")
         print("  model: \(p.model)")
         print("  prompt: \(p.prompt)")
-        if let target = p.extra["prompt_b"] { print("  interpolates to: \(target) (t = \(p.extra["t"] ?? "?"), \(p.extra["interpolation"] ?? "slerp"))") }
+        if case .interpolation(let f) = p.kind { print("  interpolates to: \(f.target) (t = \(f.t), \(f.method.rawValue))") }
         if !p.negativePrompt.isEmpty { print("  negative prompt: \(p.negativePrompt)") }
-        print("  seed \(p.seed), \(p.steps) steps, sampler \(p.sampler), CFG \(Format.cfg(p.cfgScale)), size \(p.sizeDescription)")
-        for (k, v) in p.extra.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
+        print("  seed \(p.seed), \(p.steps) steps, sampler \(p.sampler.rawValue), CFG \(Format.number(p.cfgScale)), size \(p.sizeDescription)")
+        for (k, v) in p.storedExtra.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         if j.state == .running { print("  progress: \(Format.bar(j.progress.step, j.progress.total)) step \(j.progress.step)/\(j.progress.total) on \(j.worker ?? "?")") }
         print("  output: \(j.outputPath ?? "none yet")")
         if let e = j.lastError { print("  last error: \(e)") }

@@ -9,14 +9,13 @@ struct Status: ParsableCommand {
 
     @OptionGroup var db: DatabaseOptions
 
-    @Argument(help: "A batch id (default: every job).")
-    var batch: String?
+    @OptionGroup var selection: BatchSelection
 
     @Flag(help: "Print machine-readable JSON.")
     var json = false
 
     func run() throws {
-        let batchID = try batch.map { try parseID($0, what: "batch") }
+        let batchID = try selection.id()
         let queue = try db.queue()
         try queue.rescueExpired()
         let report = try queue.status(batch: batchID)

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Diffusion
 import Farm
+import FarmDiffusion
 import Foundation
-import Imaging
+import RenderFormat
 
 /// `sdfarm submit`: expands a prompt grid into one batch of jobs.
 struct Submit: ParsableCommand {
@@ -36,7 +36,7 @@ struct Submit: ParsableCommand {
     @Option(help: "Step counts, comma-separated.")
     var steps = "20"
 
-    @Option(help: "Samplers, comma-separated (\(SubmitChecks.samplers.joined(separator: ", "))).")
+    @Option(help: "Samplers, comma-separated (\(SamplerKind.knownNames)).")
     var sampler = "ddim"
 
     @Option(help: "Sizes WIDTHxHEIGHT, comma-separated, multiples of 8 (default 512x512, or the init image's size).")
@@ -80,8 +80,8 @@ struct Submit: ParsableCommand {
             guard interpolate.count == 2 else { throw ValidationError("--interpolate takes exactly two prompts (A then B), got \(interpolate.count)") }
             guard allPrompts.isEmpty else { throw ValidationError("--interpolate replaces --prompt/--prompts; the prompts are A and B") }
             guard initImage == nil else { throw ValidationError("--init-image and --interpolate cannot be combined in one batch") }
-            guard let frames else { throw ValidationError("--interpolate needs --frames N (at least 2)") }
-            guard (2...10_000).contains(frames) else { throw ValidationError("--frames must be between 2 and 10000, got \(frames)") }
+            guard let frames else { throw ValidationError("--interpolate needs --frames N (at least \(RenderLimits.frames.lowerBound))") }
+            try RenderLimits.validate(frames: frames)
             interpolation = GridSpec.Interpolation(target: interpolate[1], frames: frames, linear: lerp)
             allPrompts = [interpolate[0]]
         } else if frames != nil || lerp {
@@ -90,62 +90,38 @@ struct Submit: ParsableCommand {
         guard !allPrompts.isEmpty else { throw ValidationError("give at least one --prompt TEXT, --prompts FILE or --interpolate A B") }
         if strength != nil && initImage == nil { throw ValidationError("--strength only applies with --init-image") }
         let strengths = try strength.map { try GridParsing.strengths($0) }
-        let stepList = try GridParsing.steps(steps)
-        // Check everything that needs no database before connecting (and before copying anything).
-        _ = try JobQueue.normalizeModelPath(model)
-        var reference: GridSpec.InitImageRef?
         var sizes = try GridParsing.sizes(size ?? "512x512")
+        // Everything that needs no database is checked before connecting, and the init image is copied
+        // into storage only once the whole submission is valid.
+        var picture: InitImageStore.Prepared?
+        var root = ""
         if let initImage {
-            let image = try InitImage.load(path: initImage, strength: 1).image
-            if let size {
-                for s in try GridParsing.sizes(size) where s.width != image.width || s.height != image.height {
-                    throw ValidationError("--size \(s) differs from the init image's \(image.width)x\(image.height); resize the image or leave --size out")
+            let prepared = try InitImageStore.read(initImage)
+            let (w, h) = (prepared.reference.width, prepared.reference.height)
+            if size != nil {
+                for s in sizes where s.width != w || s.height != h {
+                    throw ValidationError("--size \(s) differs from the init image's \(w)x\(h); resize the image or leave --size out")
                 }
             }
-            sizes = [GridSpec.Size(width: image.width, height: image.height)]
-            for n in stepList { for s in strengths ?? [0.75] { try InitImage.validate(strength: s, steps: n) } }
-            guard let root = storage ?? ProcessInfo.processInfo.environment["SDFARM_STORAGE"], !root.isEmpty else {
+            sizes = [GridSpec.Size(width: w, height: h)]
+            guard let storage = storage ?? ProcessInfo.processInfo.environment["SDFARM_STORAGE"], !storage.isEmpty else {
                 throw ValidationError("--init-image needs --storage DIR (the shared storage the workers use) so every worker reads the same bytes")
             }
-            reference = try InitImageStore.store(initImage, storage: root)
+            picture = prepared
+            root = storage
         }
         let spec = GridSpec(model: model, prompts: allPrompts, negativePrompt: negativePrompt,
                             seeds: try GridParsing.seeds(seeds), cfgScales: try GridParsing.cfgScales(cfgScale),
-                            steps: stepList, samplers: try GridParsing.samplers(sampler, known: SubmitChecks.samplers),
+                            steps: try GridParsing.steps(steps), samplers: try GridParsing.samplers(sampler),
                             sizes: sizes, priority: priority, maxAttempts: maxAttempts, name: name,
-                            initImage: reference, strengths: reference == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation)
-        let queue = try db.queue()
-        let submission = try queue.submit(spec, knownSamplers: SubmitChecks.samplers, validate: SubmitChecks.extra)
+                            initImage: picture?.reference, strengths: picture == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation)
+        _ = try JobQueue.check(spec, validate: ModelChecks.validate)
+        if let picture { try InitImageStore.store(picture, storage: root) }
+        let submission = try db.queue().submit(spec, validate: ModelChecks.validate)
         if json {
             try JSONOutput.print(submission)
         } else {
             print("batch \(submission.batchID): \(submission.jobCount) job\(submission.jobCount == 1 ? "" : "s") queued")
         }
-    }
-}
-
-/// Copies init images into shared storage, content-addressed: `<storage>/inputs/<sha256>.png`.
-enum InitImageStore {
-    /// Stores the file at `path` (checked to be an 8-bit PNG) and returns its reference.
-    /// - Throws: `ModelError` for an unreadable or non-PNG file; a file-system error when the storage is not writable.
-    static func store(_ path: String, storage: String) throws -> GridSpec.InitImageRef {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("--init-image \(path): the file does not exist or is not readable")
-        }
-        let bytes = [UInt8](data)
-        let image = try InitImage.decode(bytes, path: path, strength: 1).image
-        let digest = SHA256.hex(SHA256.hash(bytes))
-        let relative = "inputs/\(digest).png"
-        let target = (storage as NSString).appendingPathComponent(relative)
-        let existing = FileManager.default.contents(atPath: target).map { SHA256.hex(SHA256.hash([UInt8]($0))) }
-        if existing != digest {
-            do {
-                try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try PNGCodec.writeAtomically(bytes, to: target)
-            } catch {
-                throw ValidationError("--storage \(storage): cannot copy the init image there (\(error)); give the shared storage folder the workers use")
-            }
-        }
-        return GridSpec.InitImageRef(path: relative, sha256: digest, width: image.width, height: image.height)
     }
 }

@@ -9,14 +9,13 @@ struct Watch: ParsableCommand {
 
     @OptionGroup var db: DatabaseOptions
 
-    @Argument(help: "A batch id (default: every job).")
-    var batch: String?
+    @OptionGroup var selection: BatchSelection
 
     @Option(help: "Seconds between refreshes.")
     var interval = 0.5
 
     func run() throws {
-        let batchID = try batch.map { try parseID($0, what: "batch") }
+        let batchID = try selection.id()
         let queue = try db.queue()
         let tty = isatty(STDOUT_FILENO) != 0
         var lastLine = ""

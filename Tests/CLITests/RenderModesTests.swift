@@ -58,7 +58,7 @@ struct RenderModesTests {
         (["--prompt", "x", "--init-image", "INIT", "--strength", "0"], "strength must be greater than 0 and at most 1"),
         (["--prompt", "x", "--init-image", "INIT", "--strength", "1.5"], "strength must be greater than 0 and at most 1"),
         (["--prompt", "x", "--init-image", "INIT", "--strength", "0.2"], "leaves no denoising step"),
-        (["--prompt", "x", "--init-image", "INIT", "--width", "24"], "the init image is 16x16 but the render is 24x16"),
+        (["--prompt", "x", "--init-image", "INIT", "--width", "24"], "--init-image is 16x16 but the render is 24x16"),
         (["--prompt", "x", "--init-image", "NOTPNG"], "is not a PNG file"),
         (["--prompt", "x", "--init-image", "/no/such.png"], "does not exist"),
         (["--prompt", "x", "--strength", "0.5"], "--strength only applies with --init-image"),

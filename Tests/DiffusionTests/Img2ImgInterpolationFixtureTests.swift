@@ -1,4 +1,5 @@
 import Diffusion
+import RenderFormat
 import Foundation
 import Imaging
 import Tensor
@@ -128,9 +129,9 @@ struct Img2ImgInterpolationFixtureTests {
     @Test("bad image-to-image inputs give errors that name the problem")
     func badInputs() throws {
         for s in [0.0, -0.5, 1.5, .nan] {
-            #expect { try InitImage.validate(strength: s, steps: 10) } throws: { "\($0)".contains("strength") }
+            #expect { try RenderLimits.validate(strength: s, steps: 10) } throws: { "\($0)".contains("strength") }
         }
-        #expect { try InitImage.validate(strength: 0.05, steps: 10) } throws: { "\($0)".contains("no denoising step") }
+        #expect { try RenderLimits.validate(strength: 0.05, steps: 10) } throws: { "\($0)".contains("no denoising step") }
         let notPNG = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-not-a-png-\(getpid()).png").path
         FileManager.default.createFile(atPath: notPNG, contents: Data("hello".utf8))
         defer { try? FileManager.default.removeItem(atPath: notPNG) }

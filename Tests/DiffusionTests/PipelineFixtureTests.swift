@@ -1,4 +1,5 @@
 import Diffusion
+import RenderFormat
 import Foundation
 import Imaging
 import Tensor

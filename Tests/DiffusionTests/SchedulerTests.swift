@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Diffusion
+import RenderFormat
 import Tensor
 
 /// Scheduler fixtures from tools/fixtures/make_fixtures.py (diffusers 0.42.1, torch 2.13.0+cpu):

@@ -18,7 +18,7 @@ extension FarmIntegrationTests {
             (base + ["--prompt", "x", "--size", "512"], "'512' is not WIDTHxHEIGHT"),
             (base + ["--prompt", "x", "--size", "500x512"], "multiple of 8"),
             (base + ["--prompt", "x", "--size", "8192x512"], "4096"),
-            (base + ["--prompt", "x", "--sampler", "plms"], "unknown sampler 'plms'"),
+            (base + ["--prompt", "x", "--sampler", "plms"], "--sampler 'plms' is unknown"),
             (base + ["--prompt", "x", "--steps", "0"], "--steps"),
             (base + ["--prompt", "x", "--cfg-scale", "inf"], "--cfg-scale"),
             (base + ["--prompt", "   "], "prompt is empty"),

@@ -1,6 +1,7 @@
 import Diffusion
 import Farm
 import Foundation
+import RenderFormat
 import Testing
 
 /// The farm with the real Stable Diffusion renderer: workers render a grid on the tiny fixture model and
@@ -15,8 +16,8 @@ struct DiffusionFarmTests {
         let db = try Harness.Database()
         defer { db.drop() }
         let spec = GridSpec(model: Self.model, prompts: ["a red circle", "a blue square"], negativePrompt: "blurry", seeds: [0, 4_294_967_303],
-                            cfgScales: [1, 7.5], steps: [3], samplers: ["ddim", "euler_a"], sizes: [.init(width: 16, height: 16), .init(width: 24, height: 16)])
-        let submission = try db.queue.submit(spec, knownSamplers: ["ddim", "euler", "euler_a"])
+                            cfgScales: [1, 7.5], steps: [3], samplers: [.ddim, .euler_a], sizes: [.init(width: 16, height: 16), .init(width: 24, height: 16)])
+        let submission = try db.queue.submit(spec)
         #expect(submission.jobCount == 32)
         let workers = try (0..<2).map {
             try Harness.WorkerProcess(db, name: "sd-\($0)", lease: 10, extra: ["--renderer", "diffusion", "--exit-when-idle"])
@@ -68,14 +69,15 @@ struct FarmKindsTests {
         #expect(FileManager.default.contents(atPath: db.storage + "/inputs/" + inputs[0]) == FileManager.default.contents(atPath: Self.rgba))
         try runWorkers(db)
         let jobs = try db.queue.jobs(batch: 1)
-        #expect(jobs.count == 4 && jobs.allSatisfy { $0.state == .succeeded && $0.parameters.kind == "img2img" })
-        #expect(jobs.map { $0.parameters.extra["strength"] } == ["0.5", "1.0", "0.5", "1.0"])
+        #expect(jobs.count == 4 && jobs.allSatisfy { $0.state == .succeeded && $0.parameters.kind.name == "img2img" })
+        let strengths = jobs.map { job -> Double? in if case .img2img(_, let s) = job.parameters.kind { s } else { nil } }
+        #expect(strengths == [0.5, 1.0, 0.5, 1.0])
         for job in jobs {
             let p = job.parameters
             let local = db.dir.appendingPathComponent("local-\(job.id).png").path
             let r = try Harness.run("sdfarm", ["render", "--model", p.model, "--prompt", p.prompt, "--seed", String(p.seed), "--steps", String(p.steps),
-                                               "--sampler", p.sampler, "--cfg-scale", String(p.cfgScale),
-                                               "--init-image", db.storage + "/" + p.extra["init_image"]!, "--strength", p.extra["strength"]!,
+                                               "--sampler", p.sampler.rawValue, "--cfg-scale", String(p.cfgScale),
+                                               "--init-image", db.storage + "/" + p.storedExtra["init_image"]!, "--strength", p.storedExtra["strength"]!,
                                                "--output", local])
             #expect(r.status == 0, "\(r.stderr)")
             #expect(FileManager.default.contents(atPath: try #require(job.outputPath)) == FileManager.default.contents(atPath: local), "job \(job.id)")
@@ -97,8 +99,9 @@ struct FarmKindsTests {
         #expect(s.status == 0, "\(s.stderr)")
         try runWorkers(db)
         let jobs = try db.queue.jobs(batch: 1).sorted { $0.cell < $1.cell }
-        #expect(jobs.map { $0.parameters.extra["frame"] } == ["0", "1", "2", "3", "4"])
-        #expect(jobs.allSatisfy { $0.state == .succeeded && $0.parameters.kind == "interpolate" })
+        let frameNumbers = jobs.map { job -> Int? in if case .interpolation(let f) = job.parameters.kind { f.frame } else { nil } }
+        #expect(frameNumbers == [0, 1, 2, 3, 4])
+        #expect(jobs.allSatisfy { $0.state == .succeeded && $0.parameters.kind.name == "interpolate" })
         let frames = db.dir.appendingPathComponent("frames").path
         let r = try Harness.run("sdfarm", ["render", "--model", db.model, "--interpolate", "a red circle", "a blue square", "--frames", "5",
                                            "--seed", "3", "--steps", "3", "--sampler", "dpmpp_2m", "--width", "16", "--height", "16",
@@ -157,7 +160,7 @@ struct FarmKindsTests {
             (["--prompt", "x", "--init-image", Self.rgba], "needs --storage"),
             (["--interpolate", "a", "b", "--frames", "1"], "--frames must be between 2"),
             (["--interpolate", "a", "b"], "needs --frames"),
-            (["--interpolate", "a", "b", "--frames", "3", "--sampler", "heun"], "unknown sampler 'heun'"),
+            (["--interpolate", "a", "b", "--frames", "3", "--sampler", "heun"], "--sampler 'heun' is unknown"),
         ]
         for (args, message) in cases {
             let r = try submit(db, args)

@@ -1,6 +1,7 @@
 import Farm
 import Foundation
 import Logging
+import RenderFormat
 import Testing
 
 /// What the farm integration tests share: a fresh migrated database per test, worker processes, waiting.
@@ -17,7 +18,7 @@ enum Harness {
     /// Renders `p` with `sdfarm render` into `output` (what a user would run locally for the same job).
     static func renderLocally(_ p: RenderParameters, output: String) throws -> (status: Int32, stdout: String, stderr: String) {
         try run("sdfarm", ["render", "--model", p.model, "--prompt", p.prompt, "--negative-prompt", p.negativePrompt,
-                           "--seed", String(p.seed), "--steps", String(p.steps), "--sampler", p.sampler,
+                           "--seed", String(p.seed), "--steps", String(p.steps), "--sampler", p.sampler.rawValue,
                            "--cfg-scale", String(p.cfgScale), "--width", String(p.width), "--height", String(p.height),
                            "--output", output])
     }
@@ -53,8 +54,7 @@ enum Harness {
         func submit(prompts: [String] = ["a red circle"], seeds: [UInt64] = [1], steps: Int = 4, size: Int = 32,
                     cfg: [Double] = [7.5], priority: Int = 0, maxAttempts: Int = 3) throws -> JobQueue.Submission {
             try queue.submit(GridSpec(model: model, prompts: prompts, seeds: seeds, cfgScales: cfg, steps: [steps],
-                                      sizes: [.init(width: size, height: size)], priority: priority, maxAttempts: maxAttempts),
-                             knownSamplers: ["ddim", "euler", "euler_a"])
+                                      sizes: [.init(width: size, height: size)], priority: priority, maxAttempts: maxAttempts))
         }
 
         func count(_ sql: String, _ params: [String?] = []) throws -> Int {

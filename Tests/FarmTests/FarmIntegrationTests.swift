@@ -97,7 +97,7 @@ struct FarmIntegrationTests {
         #expect(r.status == 0 && r.stdout.contains("1 running job will stop"))
         #expect(try Harness.waitUntil(timeout: 10) { try db.queue.job(running.id).state == .cancelled })
         #expect(try db.queue.job(running.id).progress.step < 500)
-        #expect(try db.queue.attempts(of: running.id).map(\.outcome) == ["cancelled"])
+        #expect(try db.queue.attempts(of: running.id).map(\.outcome) == [.cancelled])
         let watch = try Harness.run("sdfarm", ["watch", String(s.batchID), "--database", db.url])
         #expect(watch.status == 0)
         #expect(worker.process.isRunning, "the worker survives a cancelled job")

@@ -1,6 +1,7 @@
 import Farm
 import Foundation
 import Imaging
+import RenderFormat
 import Testing
 
 @Suite("grid expansion and the test-pattern stand-in")
@@ -18,28 +19,28 @@ struct GridParsingTests {
     ])
     func badSeeds(input: String, mentions: String) {
         #expect { try GridParsing.seeds(input) } throws: { error in
-            (error as? FarmError)?.message.contains(mentions) == true && (error as? FarmError)?.message.contains("--seeds") == true
+            (error as? RenderFormatError)?.message.contains(mentions) == true && (error as? RenderFormatError)?.input == .seeds
         }
     }
 
     @Test("sizes must be positive multiples of 8 up to 4096", arguments: ["512", "0x512", "513x512", "512x4104", "axb", "512x512x3", "-8x8"])
     func badSizes(input: String) {
-        #expect(throws: FarmError.self) { try GridParsing.sizes(input) }
+        #expect(throws: RenderFormatError.self) { try GridParsing.sizes(input) }
     }
 
     @Test("lists parse and the grid is their cartesian product")
     func expansion() throws {
         let spec = GridSpec(model: "/m", prompts: ["a", "b"], seeds: try GridParsing.seeds("1-3"), cfgScales: try GridParsing.cfgScales("5,7.5"),
-                            steps: try GridParsing.steps("20"), samplers: try GridParsing.samplers("ddim,EULER_A", known: ["ddim", "euler_a"]),
+                            steps: try GridParsing.steps("20"), samplers: try GridParsing.samplers("ddim,EULER_A"),
                             sizes: try GridParsing.sizes("512x512,768x512"))
-        let jobs = spec.expand()
+        let jobs = try spec.expand()
         #expect(jobs.count == 2 * 3 * 2 * 2 * 2)
         #expect(jobs.count == spec.jobCount)
         #expect(Set(jobs).count == jobs.count)
         #expect(jobs[0].seed == 1 && jobs[1].seed == 2 && jobs[0].prompt == "a" && jobs.last?.prompt == "b")
-        #expect(throws: FarmError.self) { try GridParsing.samplers("plms", known: ["ddim"]) }
-        #expect(throws: FarmError.self) { try GridParsing.cfgScales("nan") }
-        #expect(throws: FarmError.self) { try GridParsing.steps("0") }
+        #expect(throws: RenderFormatError.self) { try GridParsing.samplers("plms") }
+        #expect(throws: RenderFormatError.self) { try GridParsing.cfgScales("nan") }
+        #expect(throws: RenderFormatError.self) { try GridParsing.steps("0") }
     }
 
     @Test("a prompts file with nothing but blanks and comments is an error")
@@ -47,14 +48,14 @@ struct GridParsingTests {
         let path = NSTemporaryDirectory() + "/prompts-\(UUID().uuidString).txt"
         try "\n# only a comment\n   \n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect { try GridParsing.prompts(file: path) } throws: { ($0 as? FarmError)?.message.contains("no prompts") == true }
+        #expect { try GridParsing.prompts(file: path) } throws: { ($0 as? RenderFormatError)?.message.contains("no prompts") == true }
         try "red\n\n# c\nblue\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try GridParsing.prompts(file: path) == ["red", "blue"])
     }
 
     @Test("the test pattern is deterministic, differs by parameters and carries A1111 metadata")
     func testPattern() throws {
-        let p = RenderParameters(model: "/m", prompt: "a cat", seed: 42, steps: 3, sampler: "euler_a", cfgScale: 7.5, width: 64, height: 32)
+        let p = RenderParameters(model: "/m", prompt: "a cat", seed: 42, steps: 3, sampler: .euler_a, cfgScale: 7.5, width: 64, height: 32)
         let a = try TestPatternRenderer.image(for: p)
         var steps: [Int] = []
         let b = try TestPatternRenderer().render(p) { step, _ in steps.append(step); return true }
@@ -71,9 +72,9 @@ struct GridParsingTests {
 
     @Test("a .ckpt model is refused and a missing path is named")
     func modelPaths() {
-        #expect { try JobQueue.normalizeModelPath("/nonexistent/model.ckpt") } throws: { ($0 as? FarmError)?.message.contains("never unpickles") == true }
+        #expect { try JobQueue.normalizeModelPath("/nonexistent/model.ckpt") } throws: { ($0 as? RenderFormatError)?.message.contains("never unpickles") == true }
         #expect { try JobQueue.normalizeModelPath("/nonexistent/model.safetensors") } throws: {
-            ($0 as? FarmError)?.message.contains("/nonexistent/model.safetensors does not exist") == true
+            ($0 as? RenderFormatError)?.message.contains("/nonexistent/model.safetensors does not exist") == true
         }
     }
 

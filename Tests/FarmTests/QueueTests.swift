@@ -26,7 +26,7 @@ extension FarmIntegrationTests {
         #expect(try db.queue.complete(second, outputPath: "/winner") == true, "repeating an accepted completion is harmless")
         let job = try db.queue.job(first.id)
         #expect(job.state == .succeeded && job.outputPath == "/winner")
-        #expect(try db.queue.attempts(of: first.id).map(\.outcome) == ["lost", "succeeded"])
+        #expect(try db.queue.attempts(of: first.id).map(\.outcome) == [.lost, .succeeded])
     }
 
     @Test("transient failures retry with exponential backoff on another worker, then fail with the error kept")

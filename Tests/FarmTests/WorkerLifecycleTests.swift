@@ -19,7 +19,7 @@ extension FarmIntegrationTests {
         #expect(worker.wait(timeout: 15) == 0)
         let job = try db.queue.job(id)
         #expect(job.state == .queued && job.attempts == 0)
-        #expect(try db.queue.attempts(of: id).map(\.outcome) == ["released"])
+        #expect(try db.queue.attempts(of: id).map(\.outcome) == [.released])
     }
 
     @Test("--max-jobs N makes a worker exit after N jobs")

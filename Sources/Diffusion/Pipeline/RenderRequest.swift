@@ -1,5 +1,6 @@
 import Foundation
 public import Imaging
+public import RenderFormat
 
 /// Everything that determines one render: text-to-image, image-to-image (`initImage`) or one frame of
 /// a prompt interpolation (`interpolation`).
@@ -32,29 +33,20 @@ public struct RenderRequest: Sendable, Equatable {
         self.interpolation = interpolation
     }
 
-    /// Checks the parameters against a model's constraints.
+    /// Checks the parameters against a model's constraints, through the limits every layer shares.
     ///
-    /// - Throws: `ModelError` with code `.badParameter` naming the value and what is allowed.
-    public func validate(vaeFactor: Int, trainTimesteps: Int = 1000) throws {
-        func bad(_ m: String) -> ModelError { ModelError(code: .badParameter, origin: "render", message: m) }
-        for (label, v) in [("width", width), ("height", height)] {
-            guard v > 0 else { throw bad("\(label) must be positive, got \(v)") }
-            guard v % vaeFactor == 0 else { throw bad("\(label) \(v) is not a multiple of \(vaeFactor) (the VAE's downsampling factor); try \(max(vaeFactor, v / vaeFactor * vaeFactor))") }
-            guard v <= 4096 else { throw bad("\(label) \(v) is too large (at most 4096)") }
-        }
-        guard steps >= 1, steps <= trainTimesteps else { throw bad("steps must be between 1 and \(trainTimesteps), got \(steps)") }
-        guard cfgScale.isFinite else { throw bad("CFG scale must be a finite number, got \(cfgScale)") }
+    /// - Throws: `RenderFormatError.invalid` naming the input, the value and what is allowed.
+    public func validate(vaeFactor: Int, trainTimesteps: Int = 1000) throws(RenderFormatError) {
+        try RenderLimits.validate(width: width, height: height, multiple: vaeFactor)
+        try RenderLimits.validate(steps: steps, trainTimesteps: trainTimesteps)
+        try RenderLimits.validate(cfgScale: Double(cfgScale))
         if let initImage {
-            try InitImage.validate(strength: initImage.strength, steps: steps)
+            try RenderLimits.validate(strength: initImage.strength, steps: steps)
             guard initImage.image.width == width, initImage.image.height == height else {
-                throw bad("the init image is \(initImage.image.width)x\(initImage.image.height) but the render is \(width)x\(height); resize the image or leave the size out to use the image's own")
+                throw .invalid(.initImage, "is \(initImage.image.width)x\(initImage.image.height) but the render is \(width)x\(height); resize the image or leave the size out to use the image's own")
             }
         }
-        if let interpolation {
-            guard interpolation.t.isFinite, interpolation.t >= 0, interpolation.t <= 1 else {
-                throw bad("the interpolation position must be between 0 and 1, got \(interpolation.t)")
-            }
-        }
+        if let interpolation { try RenderLimits.validate(interpolationPosition: interpolation.t) }
     }
 }
 
@@ -74,20 +66,7 @@ public struct InitImage: Sendable, Equatable {
     /// The index of the first of `steps` scheduler steps that runs, as diffusers'
     /// `StableDiffusionImg2ImgPipeline.get_timesteps` picks it: `steps − min(⌊steps·strength⌋, steps)`.
     public static func firstStep(steps: Int, strength: Double) -> Int {
-        let run = min(Int((Double(steps) * strength).rounded(.down)), steps)
-        return max(steps - run, 0)
-    }
-
-    /// Checks `strength` is in (0, 1] and leaves at least one step to run.
-    /// - Throws: `ModelError.badParameter` saying what to change.
-    public static func validate(strength: Double, steps: Int) throws {
-        func bad(_ m: String) -> ModelError { ModelError(code: .badParameter, origin: "render", message: m) }
-        guard strength.isFinite, strength > 0, strength <= 1 else {
-            throw bad("strength must be greater than 0 and at most 1, got \(strength)")
-        }
-        guard steps - firstStep(steps: steps, strength: strength) >= 1 else {
-            throw bad("strength \(strength) with \(steps) steps leaves no denoising step (⌊steps × strength⌋ = 0); raise --strength or --steps")
-        }
+        max(steps - RenderLimits.stepsRun(steps: steps, strength: strength), 0)
     }
 }
 
@@ -106,10 +85,6 @@ public struct PromptInterpolation: Sendable, Equatable {
         self.linear = linear
     }
 
-    /// Frame `index` of `frames` sits at `index / (frames − 1)`.
-    public static func position(frame index: Int, of frames: Int) -> Double {
-        frames > 1 ? Double(index) / Double(frames - 1) : 0
-    }
 }
 
 extension InitImage {

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import RenderFormat
 
 /// Everything needed to render with one checkpoint: tokenizer, text encoder, UNet, VAE and scheduler
 /// config, loaded from a diffusers folder or a single original-layout `.safetensors` file.

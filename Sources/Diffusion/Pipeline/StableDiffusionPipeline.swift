@@ -1,6 +1,7 @@
 import Foundation
 public import Imaging
 public import Logging
+public import RenderFormat
 public import Tensor
 
 /// Text-to-image as diffusers' `StableDiffusionPipeline` (0.3x) does it, image-to-image as

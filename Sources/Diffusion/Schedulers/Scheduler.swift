@@ -1,3 +1,4 @@
+public import RenderFormat
 public import Tensor
 
 /// A diffusion sampler: the timesteps to run the UNet at and the update from one to the next.

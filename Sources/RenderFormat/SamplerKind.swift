@@ -1,5 +1,5 @@
-/// The samplers this library implements, by their diffusers-style names.
-public enum SamplerKind: String, CaseIterable, Sendable {
+/// The samplers the engine implements, by their diffusers-style names (the names jobs store and flags take).
+public enum SamplerKind: String, CaseIterable, Sendable, Codable {
     case ddim
     case euler
     case euler_a
@@ -40,7 +40,7 @@ public enum SamplerKind: String, CaseIterable, Sendable {
     /// Parses a sampler name: `ddim`, `euler`, `euler_a`, `pndm`, `lms`, `dpmpp_2m`, `dpmpp_2m_karras`
     /// (also with `-` for `_`, A1111's names such as "Euler a", "PLMS", "DPM++ 2M Karras", and the
     /// diffusers class names), case-insensitively.
-    /// - Throws: `SchedulerError.Code.unknownSampler` listing the known names.
+    /// - Throws: `RenderFormatError.invalid(.sampler, …)` listing the known names.
     public init(parsing name: String) throws {
         let key = name.trimmingWhitespace().lowercased()
         for kind in Self.allCases {
@@ -49,8 +49,21 @@ public enum SamplerKind: String, CaseIterable, Sendable {
             if kind == .pndm { spellings.append("plms") }
             if spellings.contains(key) { self = kind; return }
         }
-        throw SchedulerError(.unknownSampler, context: name,
-                             message: "unknown sampler '\(name)'; known samplers: \(Self.allCases.map(\.rawValue).joined(separator: ", "))")
+        throw RenderFormatError.invalid(.sampler, Self.unknownMessage(name))
+    }
+
+    /// The exact name as jobs store it (`ddim`, `euler_a`, …; case-insensitive).
+    /// - Throws: `RenderFormatError.invalid(.sampler, …)` listing the known names.
+    public init(name: String) throws(RenderFormatError) {
+        guard let kind = Self(rawValue: name.lowercased()) else { throw .invalid(.sampler, Self.unknownMessage(name)) }
+        self = kind
+    }
+
+    /// The known names, comma-separated.
+    public static var knownNames: String { allCases.map(\.rawValue).joined(separator: ", ") }
+
+    static func unknownMessage(_ name: String) -> String {
+        "'\(name)' is unknown; known samplers: \(knownNames)"
     }
 }
 

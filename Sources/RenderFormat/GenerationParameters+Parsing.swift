@@ -3,12 +3,12 @@ import Foundation
 extension GenerationParameters {
     /// Reads a `parameters` text as AUTOMATIC1111 writes it (the inverse of `a1111Text`), e.g. to re-render
     /// an image from its PNG metadata. Keys other than the ones this struct holds land in `extra`.
-    /// - Throws: `GenerationParametersError` when the settings line lacks Steps, Sampler, CFG scale,
+    /// - Throws: `RenderFormatError.unreadableParameters` when the settings line lacks Steps, Sampler, CFG scale,
     ///   Seed or Size, or holds a value that does not parse (an unknown sampler names the known ones).
     public init(a1111Text text: String) throws {
         var lines = text.components(separatedBy: "\n")
         guard let settingsIndex = lines.lastIndex(where: { $0.hasPrefix("Steps: ") }) else {
-            throw GenerationParametersError(path: "parameters", message: "no 'Steps: …' settings line; this is not an A1111 parameters text")
+            throw RenderFormatError(.unreadableParameters, context: "parameters", "no 'Steps: …' settings line; this is not an A1111 parameters text")
         }
         let settings = Self.parseSettings(lines[settingsIndex])
         lines.removeSubrange(settingsIndex...)
@@ -32,12 +32,12 @@ extension GenerationParameters {
         }
         func require(_ key: String) throws -> String {
             guard let value = values[key] else {
-                throw GenerationParametersError(path: "parameters", message: "the settings line has no '\(key)'")
+                throw RenderFormatError(.unreadableParameters, context: "parameters", "the settings line has no '\(key)'")
             }
             return value
         }
-        func bad(_ key: String, _ value: String) -> GenerationParametersError {
-            GenerationParametersError(path: "parameters", message: "'\(key)' has the unreadable value '\(value)'")
+        func bad(_ key: String, _ value: String) -> RenderFormatError {
+            RenderFormatError(.unreadableParameters, context: "parameters", "'\(key)' has the unreadable value '\(value)'")
         }
         let stepsText = try require("Steps"), cfgText = try require("CFG scale"), seedText = try require("Seed"), sizeText = try require("Size")
         guard let steps = Int(stepsText) else { throw bad("Steps", stepsText) }
@@ -46,8 +46,8 @@ extension GenerationParameters {
         let size = sizeText.split(separator: "x")
         guard size.count == 2, let width = Int(size[0]), let height = Int(size[1]) else { throw bad("Size", sizeText) }
         let sampler: SamplerKind
-        do { sampler = try SamplerKind(parsing: try require("Sampler")) } catch let error as SchedulerError {
-            throw GenerationParametersError(path: "parameters", message: error.message)
+        do { sampler = try SamplerKind(parsing: try require("Sampler")) } catch let error as RenderFormatError {
+            throw RenderFormatError(.unreadableParameters, context: "parameters", "Sampler \(error.message)", underlying: error)
         }
         self.init(prompt: promptLines.joined(separator: "\n"), negativePrompt: negativeLines.joined(separator: "\n"),
                   steps: steps, sampler: sampler, cfgScale: cfg, seed: seed, width: width, height: height,

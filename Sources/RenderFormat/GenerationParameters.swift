@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +16,7 @@ public struct GenerationParameters: Sendable, Equatable {
     public var seed: UInt64
     public var width: Int
     public var height: Int
-    /// A1111's short model hash (`modelHash(path:)`).
+    /// A1111's short model hash (`modelHash(path:)`); empty leaves `Model hash` out.
     public var modelHash: String
     public var modelName: String
     /// Further `key: value` pairs after `Model:` (e.g. `("Denoising strength", "0.75")`), in order.
@@ -44,8 +45,8 @@ public struct GenerationParameters: Sendable, Equatable {
     }
 
     /// `PROMPT\nNegative prompt: NEG\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x512,
-    /// Model hash: abcd1234, Model: NAME` — the negative prompt line only when there is one; values holding
-    /// `,`, `:` or a newline are JSON-quoted as A1111 quotes them.
+    /// Model hash: abcd1234, Model: NAME` — the negative prompt line only when there is one, the model hash
+    /// only when known; values holding `,`, `:` or a newline are JSON-quoted as A1111 quotes them.
     public var a1111Text: String {
         var pairs: [(String, String)] = [
             ("Steps", String(steps)),
@@ -53,9 +54,9 @@ public struct GenerationParameters: Sendable, Equatable {
             ("CFG scale", Self.formatNumber(cfgScale)),
             ("Seed", String(seed)),
             ("Size", "\(width)x\(height)"),
-            ("Model hash", modelHash),
-            ("Model", modelName),
         ]
+        if !modelHash.isEmpty { pairs.append(("Model hash", modelHash)) }
+        pairs.append(("Model", modelName))
         pairs.append(contentsOf: extra)
         let line = pairs.map { "\($0.0): \(Self.quote($0.1))" }.joined(separator: ", ")
         var text = prompt
@@ -63,36 +64,37 @@ public struct GenerationParameters: Sendable, Equatable {
         return text + "\n" + line
     }
 
-    /// A number as A1111 prints it here: `7` for whole values, else the shortest round-trip form (`7.5`).
-    public static func formatNumber(_ value: Float) -> String {
+    /// A number as A1111 prints it here (and sdfarm everywhere): `7` for whole values, else the shortest
+    /// round-trip form (`7.5`).
+    public static func formatNumber<F: BinaryFloatingPoint & LosslessStringConvertible>(_ value: F) -> String {
         if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(value)
+        return value.description
     }
 
     /// A1111's `quote`: the value itself unless it holds `,`, `:` or a newline, then a JSON string.
     static func quote(_ value: String) -> String {
         guard value.contains(where: { $0 == "," || $0 == ":" || $0 == "\n" }) else { return value }
-        return SafeTensorsWriter.jsonString(value)
+        return JSONString.quoted(value)
     }
 
     /// A1111's short model hash: the first 10 hex digits of the SHA-256 of the whole file.
-    /// - Throws: `GenerationParametersError` when the file cannot be read.
+    /// - Throws: `RenderFormatError.unreadableFile` when the file cannot be read.
     public static func modelHash(path: String) throws -> String {
         String(try sha256(path: path).prefix(10))
     }
 
     /// The SHA-256 of a file as 64 hex digits, read in 8 MiB chunks.
-    /// - Throws: `GenerationParametersError` when the file cannot be read.
+    /// - Throws: `RenderFormatError.unreadableFile` when the file cannot be read.
     public static func sha256(path: String) throws -> String {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw GenerationParametersError(path: path, message: "no such file; cannot compute the model hash")
+            throw RenderFormatError(.unreadableFile, context: path, "no such file; cannot compute the model hash")
         }
         guard !isDirectory.boolValue else {
-            throw GenerationParametersError(path: path, message: "is a folder; the A1111 model hash is defined for a single checkpoint file — hash the file instead")
+            throw RenderFormatError(.unreadableFile, context: path, "is a folder; the A1111 model hash is defined for a single checkpoint file — hash the file instead")
         }
         guard let handle = fopen(path, "rb") else {
-            throw GenerationParametersError(path: path, message: "cannot open the file (\(String(cString: strerror(errno)))); check its permissions")
+            throw RenderFormatError(.unreadableFile, context: path, "cannot open the file (\(String(cString: strerror(errno)))); check its permissions")
         }
         defer { fclose(handle) }
         var hasher = SHA256()
@@ -104,7 +106,7 @@ public struct GenerationParameters: Sendable, Equatable {
             if n > 0 { hasher.update(UnsafeRawBufferPointer(start: buffer, count: n)) }
             if n < chunk {
                 if ferror(handle) != 0 {
-                    throw GenerationParametersError(path: path, message: "read error while hashing (\(String(cString: strerror(errno))))")
+                    throw RenderFormatError(.unreadableFile, context: path, "read error while hashing (\(String(cString: strerror(errno))))")
                 }
                 break
             }

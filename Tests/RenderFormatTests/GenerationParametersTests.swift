@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Diffusion
+import RenderFormat
 
 @Suite struct GenerationParametersTests {
     @Test(arguments: [
@@ -27,12 +27,14 @@ import Diffusion
     }
 
     @Test func modelHashIsTheFirstTenHexDigitsOfTheFileSHA256() throws {
-        let folder = TemporaryFolder()
-        let path = folder.path("model.safetensors")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-hash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("model.safetensors").path
         #expect(FileManager.default.createFile(atPath: path, contents: Data("abc".utf8)))
         #expect(try GenerationParameters.modelHash(path: path) == "ba7816bf8f")
-        #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters.modelHash(path: folder.path("absent")) }
-        #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters.modelHash(path: folder.url.path) }
+        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters.modelHash(path: dir.appendingPathComponent("absent").path) }
+        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters.modelHash(path: dir.path) }
     }
 
     @Test func a1111TextHasThePromptNegativePromptAndSettingsLines() {
@@ -65,7 +67,7 @@ extension GenerationParametersTests {
         #expect(try GenerationParameters(a1111Text: original.a1111Text) == original)
         let plain = try GenerationParameters(a1111Text: "cat\nSteps: 20, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 64x64, Model hash: ab, Model: tiny")
         #expect(plain.negativePrompt == "" && plain.sampler == .ddim && plain.cfgScale == 7 && plain.modelName == "tiny")
-        #expect(throws: GenerationParametersError.self) { _ = try GenerationParameters(a1111Text: "just a prompt") }
+        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters(a1111Text: "just a prompt") }
         for kind in SamplerKind.allCases {
             var p = original
             p.sampler = kind

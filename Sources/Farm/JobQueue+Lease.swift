@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+
+/// Leases: claim, heartbeat, the fenced finishes (complete, fail, cancelled, release) and rescue of expired leases.
+extension JobQueue {
+    /// Claims up to `limit` due jobs (highest priority, then oldest) that serve one of `models` (nil: any
+    /// model), in one statement with `FOR UPDATE SKIP LOCKED`, giving each a fresh lease of `lease` seconds
+    /// and a new attempt token, and opening an attempt history row.
+    public func claim(worker: String, models: [String]?, limit: Int, lease: Double) throws -> [ClaimedJob] {
+        let modelsJSON = try models.map(Self.jsonArray)
+        let r = try db.query("""
+            WITH picked AS (
+                SELECT id FROM jobs
+                WHERE state = 'queued' AND run_at <= now()
+                  AND ($2::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($2::jsonb)))
+                  AND (last_failed_worker IS DISTINCT FROM $1 OR run_at <= now() - make_interval(secs => $5::float8))
+                ORDER BY priority DESC, run_at, id
+                LIMIT $3::int
+                FOR UPDATE SKIP LOCKED
+            ), claimed AS (
+                UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,
+                       lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => $4::float8),
+                       started_at = now(), finished_at = NULL, progress_step = 0, progress_total = j.steps
+                FROM picked WHERE j.id = picked.id
+                RETURNING j.*
+            ), history AS (
+                INSERT INTO job_attempts (job_id, attempt, token, worker) SELECT id, attempts, lease_token, $1 FROM claimed
+            )
+            SELECT j.id, j.batch_id, j.attempts, j.max_attempts, j.lease_token::text AS token, \(Self.parameterColumns)
+            FROM claimed j ORDER BY j.priority DESC, j.run_at, j.id
+            """, [worker, modelsJSON, String(limit), String(lease), String(options.sameWorkerGrace)])
+        var jobs: [ClaimedJob] = []
+        for i in 0..<r.rows.count {
+            guard let id = r.value(i, "id").flatMap(Int64.init), let batch = r.value(i, "batch_id").flatMap(Int64.init),
+                  let attempt = r.value(i, "attempts").flatMap(Int.init), let max = r.value(i, "max_attempts").flatMap(Int.init),
+                  let token = r.value(i, "token") else { throw PostgresError(code: .result, message: "claim returned an incomplete row") }
+            let lease = ClaimedJob.Lease(owner: worker, token: token)
+            do {
+                jobs.append(ClaimedJob(id: id, batchID: batch, parameters: try Self.parameters(r, i), attempt: attempt, maxAttempts: max,
+                                       lease: lease))
+            } catch let error as FarmError where error.code == .undecodableJob {
+                // The row itself is broken: no worker and no retry can render it.
+                try db.query("""
+                    WITH j AS (UPDATE jobs SET state = 'failed', finished_at = now(), last_error = $3, lease_owner = NULL, lease_token = NULL,
+                                      lease_expires_at = NULL
+                               WHERE id = $1::bigint AND lease_token = $2::uuid AND state = 'running' RETURNING id)
+                    UPDATE job_attempts SET outcome = $4, finished_at = now(), error = $3 WHERE token = $2::uuid AND EXISTS (SELECT 1 FROM j)
+                    """, [String(id), token, error.message, AttemptOutcome.failed.rawValue])
+                logger.error("claimed job cannot be decoded; failed it", metadata: ["job.id": "\(id)", "error": "\(error.message)"])
+            }
+        }
+        return jobs
+    }
+
+    /// What a heartbeat learned.
+    public enum LeaseStatus: Sendable, Equatable {
+        /// The worker still holds the job; `cancelRequested` asks it to stop at the next step.
+        case held(cancelRequested: Bool)
+        /// The lease expired and the job was rescued (or finished by someone else): stop and discard.
+        case lost
+    }
+
+    /// Extends the lease by `lease` seconds and records progress (step of total).
+    public func heartbeat(_ job: ClaimedJob, step: Int, total: Int, lease: Double) throws -> LeaseStatus {
+        let r = try db.query("""
+            UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8), progress_step = $5::int, progress_total = $6::int
+            WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
+            RETURNING cancel_requested
+            """, [String(job.id), job.lease.owner, job.lease.token, String(lease), String(step), String(total)])
+        guard r.rows.count == 1 else { return .lost }
+        return .held(cancelRequested: r.value(0, "cancel_requested") == "t")
+    }
+
+    /// Marks the job succeeded with its output path, fenced on the lease. Returns false when the lease was
+    /// lost (the result is refused). Safe to repeat after a connection loss: a repeat of an accepted
+    /// completion returns true.
+    @discardableResult
+    public func complete(_ job: ClaimedJob, outputPath: String) throws -> Bool {
+        try finish(job, outcome: .succeeded, error: nil, jobUpdate: """
+            UPDATE jobs SET state = 'succeeded', output_path = $4, finished_at = now(), progress_step = progress_total,
+                   last_error = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
+            RETURNING id
+            """, extra: [outputPath])
+    }
+
+    /// Records a failed attempt, fenced on the lease: requeued with exponential backoff (to be preferably
+    /// taken by another worker) while attempts remain and the error is retryable, else `failed`.
+    /// Returns false when the lease was lost.
+    @discardableResult
+    public func fail(_ job: ClaimedJob, error: String, retryable: Bool) throws -> Bool {
+        try finish(job, outcome: .failed, error: error, jobUpdate: """
+            UPDATE jobs SET state = CASE WHEN $5::bool AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+                   run_at = now() + make_interval(secs => least($7::float8, $6::float8 * power(2, attempts - 1))),
+                   finished_at = CASE WHEN $5::bool AND attempts < max_attempts THEN NULL ELSE now() END,
+                   last_error = $4, last_failed_worker = lease_owner,
+                   lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
+            RETURNING id, state
+            """, extra: [error, retryable ? "true" : "false", String(options.backoffBase), String(options.backoffMax)], notify: true)
+    }
+
+    /// Marks a job whose cancellation the worker observed as `cancelled`, fenced on the lease.
+    @discardableResult
+    public func finishCancelled(_ job: ClaimedJob) throws -> Bool {
+        try finish(job, outcome: .cancelled, error: "cancelled by request", jobUpdate: """
+            UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
+            RETURNING id
+            """, extra: [])
+    }
+
+    /// Gives a job back without counting the attempt (the worker is shutting down), fenced on the lease.
+    @discardableResult
+    public func release(_ job: ClaimedJob, reason: String) throws -> Bool {
+        try finish(job, outcome: .released, error: reason, jobUpdate: """
+            UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, attempts = attempts - 1,
+                   run_at = now(), progress_step = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
+                   finished_at = CASE WHEN cancel_requested THEN now() END
+            WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
+            RETURNING id
+            """, extra: [], notify: true)
+    }
+
+    private func finish(_ job: ClaimedJob, outcome: AttemptOutcome, error: String?, jobUpdate: String, extra: [String?],
+                        notify: Bool = false) throws -> Bool {
+        // One statement (one round trip, atomic): the fenced job update, the attempt row, and the notification.
+        let k = 3 + extra.count
+        var sql = "WITH j AS (\(jobUpdate)), a AS (UPDATE job_attempts SET outcome = $\(k + 1), finished_at = now(), error = $\(k + 2) "
+            + "WHERE token = $3::uuid AND EXISTS (SELECT 1 FROM j) RETURNING 1)"
+        var params: [String?] = [String(job.id), job.lease.owner, job.lease.token] + extra + [outcome.rawValue, error]
+        if notify {
+            sql += ", nt AS (SELECT pg_notify($\(k + 3), $\(k + 4)) FROM j) SELECT (SELECT count(*) FROM j) AS n, (SELECT count(*) FROM nt) AS notified"
+            params += [Self.channel, "retry \(job.id)"]
+        } else {
+            sql += " SELECT (SELECT count(*) FROM j) AS n"
+        }
+        let accepted = try db.query(sql, params).value(0, "n") == "1"
+        if accepted { return true }
+        // Refused — or this is a repeat of our own finish whose reply was lost with the connection.
+        let prior = try db.query("SELECT outcome FROM job_attempts WHERE token = $1::uuid", [job.lease.token])
+        return prior.value(0, "outcome") == outcome.rawValue
+    }
+
+    /// Puts every job whose lease expired back in the queue (with backoff, counting the attempt), or fails
+    /// it when out of attempts, or cancels it when cancellation was requested. Idempotent; any worker or
+    /// the CLI may run it. Returns the rescued job ids.
+    @discardableResult
+    public func rescueExpired() throws -> [Int64] {
+        let r = try db.query("""
+            WITH expired AS (
+                SELECT id, lease_token, lease_owner FROM jobs
+                WHERE state = 'running' AND lease_expires_at < now()
+                FOR UPDATE SKIP LOCKED
+            ), rescued AS (
+                UPDATE jobs j SET
+                    state = CASE WHEN j.cancel_requested THEN 'cancelled' WHEN j.attempts < j.max_attempts THEN 'queued' ELSE 'failed' END,
+                    run_at = now() + make_interval(secs => least($2::float8, $1::float8 * power(2, j.attempts - 1))),
+                    finished_at = CASE WHEN j.cancel_requested OR j.attempts >= j.max_attempts THEN now() END,
+                    last_error = 'lease expired: worker ' || e.lease_owner || ' stopped heartbeating (died or lost the network)',
+                    last_failed_worker = e.lease_owner,
+                    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+                FROM expired e WHERE j.id = e.id
+                RETURNING j.id, e.lease_token
+            ), history AS (
+                UPDATE job_attempts a SET outcome = $3, finished_at = now(), error = 'lease expired'
+                FROM rescued WHERE a.token = rescued.lease_token AND a.outcome = $4
+            )
+            SELECT id FROM rescued
+            """, [String(options.backoffBase), String(options.backoffMax), AttemptOutcome.lost.rawValue, AttemptOutcome.running.rawValue])
+        let ids = r.rows.compactMap { $0[0].flatMap(Int64.init) }
+        if !ids.isEmpty {
+            try db.query("SELECT pg_notify($1, $2)", [Self.channel, "rescue"])
+            logger.warning("rescued jobs with expired leases", metadata: ["jobs": "\(ids.map(String.init).joined(separator: ","))"])
+        }
+        return ids
+    }
+
+    /// Seconds until the next queued job becomes due (nil when nothing is queued), so an idle worker can
+    /// sleep exactly that long when no notification comes.
+    public func secondsUntilNextDue() throws -> Double? {
+        let r = try db.query("SELECT extract(epoch FROM min(run_at) - now())::float8 AS s FROM jobs WHERE state = 'queued'")
+        return r.value(0, "s").flatMap(Double.init)
+    }
+}

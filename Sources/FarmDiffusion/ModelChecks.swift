@@ -1,0 +1,16 @@
+import Diffusion
+public import Farm
+
+/// Submit-time checks that need the model: its configs (or single-file header) must be readable and every
+/// job must fit it (size a multiple of its VAE factor, steps within its training timesteps), so workers
+/// never discover bad parameters. Reads no weights.
+public enum ModelChecks {
+    /// Checks one job against its model.
+    /// - Throws: `ModelError`/`SafeTensorsError` when the model cannot be inspected; `RenderFormatError.invalid`
+    ///   naming the input that does not fit.
+    public static func validate(_ job: RenderParameters) throws {
+        let summary = try ModelSummary.inspect(path: job.model)
+        // The init image's own size was checked when it was stored; its strength is checked by the job's validate().
+        try RenderRequest(job: job, initImage: nil).validate(vaeFactor: summary.vaeFactor)
+    }
+}

@@ -1,0 +1,82 @@
+/// The range of every render parameter, defined once: `sdfarm render`, `sdfarm submit`, the queue and the
+/// worker all check through these functions, and each throws `RenderFormatError.invalid` naming the input.
+public enum RenderLimits {
+    /// Denoising steps.
+    public static let steps = 1...1000
+    /// The largest width or height in pixels.
+    public static let maxSide = 4096
+    /// Every model this project loads has a VAE factor dividing 8, so the farm checks multiples of 8 before it
+    /// knows the model; the engine checks the model's own factor.
+    public static let sizeMultiple = 8
+    /// Frames of one prompt interpolation.
+    public static let frames = 2...10_000
+
+    /// Checks a step count (`trainTimesteps` lowers the upper end for models trained with fewer).
+    public static func validate(steps: Int, trainTimesteps: Int = 1000) throws(RenderFormatError) {
+        let upper = min(Self.steps.upperBound, trainTimesteps)
+        guard steps >= Self.steps.lowerBound, steps <= upper else {
+            throw .invalid(.steps, "must be between \(Self.steps.lowerBound) and \(upper), got \(steps)")
+        }
+    }
+
+    /// Checks one side of the image: positive, a multiple of `multiple`, at most `maxSide`.
+    public static func validate(side value: Int, of input: RenderInput, multiple: Int = sizeMultiple) throws(RenderFormatError) {
+        guard value > 0 else { throw .invalid(input, "must be positive, got \(value)") }
+        guard value % multiple == 0 else {
+            throw .invalid(input, "\(value) is not a multiple of \(multiple)\(multiple == sizeMultiple ? "" : " (the VAE's downsampling factor)"); try \(max(multiple, value / multiple * multiple))")
+        }
+        guard value <= maxSide else { throw .invalid(input, "\(value) is too large (at most \(maxSide))") }
+    }
+
+    /// Checks both sides.
+    public static func validate(width: Int, height: Int, multiple: Int = sizeMultiple) throws(RenderFormatError) {
+        try validate(side: width, of: .width, multiple: multiple)
+        try validate(side: height, of: .height, multiple: multiple)
+    }
+
+    /// The guidance scale must be a finite number.
+    public static func validate(cfgScale: Double) throws(RenderFormatError) {
+        guard cfgScale.isFinite else { throw .invalid(.cfgScale, "must be a finite number, got \(cfgScale)") }
+    }
+
+    /// A prompt needs some text.
+    public static func validate(prompt: String, as input: RenderInput = .prompt) throws(RenderFormatError) {
+        guard prompt.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            throw .invalid(input, "is empty; every job needs some text")
+        }
+    }
+
+    /// How many of `steps` scheduler steps an image-to-image render runs at `strength`, as diffusers'
+    /// `StableDiffusionImg2ImgPipeline.get_timesteps` counts them: `min(⌊steps·strength⌋, steps)`.
+    public static func stepsRun(steps: Int, strength: Double) -> Int {
+        guard strength.isFinite, strength > 0 else { return 0 }
+        return min(Int((Double(steps) * strength).rounded(.down)), steps)
+    }
+
+    /// Image-to-image strength: in (0, 1], leaving at least one of `steps` to run.
+    public static func validate(strength: Double, steps: Int) throws(RenderFormatError) {
+        guard strength.isFinite, strength > 0, strength <= 1 else {
+            throw .invalid(.strength, "must be greater than 0 and at most 1, got \(strength)")
+        }
+        guard stepsRun(steps: steps, strength: strength) >= 1 else {
+            throw .invalid(.strength, "\(strength) with \(steps) steps leaves no denoising step (⌊steps × strength⌋ = 0); raise the strength or the steps")
+        }
+    }
+
+    /// Frames of one interpolation.
+    public static func validate(frames: Int) throws(RenderFormatError) {
+        guard Self.frames.contains(frames) else {
+            throw .invalid(.frames, "must be between \(Self.frames.lowerBound) and \(Self.frames.upperBound), got \(frames)")
+        }
+    }
+
+    /// A position along an interpolation, in [0, 1].
+    public static func validate(interpolationPosition t: Double) throws(RenderFormatError) {
+        guard t.isFinite, t >= 0, t <= 1 else { throw .invalid(.interpolationPosition, "must be between 0 and 1, got \(t)") }
+    }
+
+    /// Frame `index` of `frames` sits at `index / (frames − 1)`.
+    public static func interpolationPosition(frame index: Int, of frames: Int) -> Double {
+        frames > 1 ? Double(index) / Double(frames - 1) : 0
+    }
+}

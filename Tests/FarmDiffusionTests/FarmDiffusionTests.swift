@@ -1,0 +1,84 @@
+import Diffusion
+import Farm
+import FarmDiffusion
+import Foundation
+import Imaging
+import Logging
+import RenderFormat
+import Testing
+
+/// The seam between farm and engine, without processes or a database: the one job → request mapping, the
+/// submit-time model checks, and the worker's renderer on the tiny fixture model.
+@Suite("The farm–engine seam")
+struct FarmDiffusionTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("DiffusionTests/Fixtures")
+    static let model = fixtures.appendingPathComponent("models/tiny-sd-a").path
+    static let initImage = fixtures.appendingPathComponent("reference/tiny-sd-a/init-rgba.png").path
+
+    static func job(_ kind: JobKind = .txt2img, width: Int = 16, height: Int = 16) -> RenderParameters {
+        RenderParameters(kind: kind, model: model, prompt: "a red circle", negativePrompt: "blurry", seed: 7, steps: 3,
+                         sampler: .dpmpp_2m, cfgScale: 5.5, width: width, height: height)
+    }
+
+    @Test("a job maps to the engine request with every parameter, per kind")
+    func jobsMapToRequests() throws {
+        let plain = RenderRequest(job: Self.job(), initImage: nil)
+        #expect(plain == RenderRequest(prompt: "a red circle", negativePrompt: "blurry", seed: 7, steps: 3, sampler: .dpmpp_2m,
+                                       cfgScale: 5.5, width: 16, height: 16))
+        let frame = RenderRequest(job: Self.job(.interpolation(InterpolationFrame(target: "a blue square", frame: 1, frames: 5, method: .lerp))),
+                                  initImage: nil)
+        #expect(frame.interpolation == PromptInterpolation(target: "a blue square", t: 0.25, linear: true))
+        let picture = RGBImage(width: 16, height: 16, fill: (1, 2, 3))
+        let input = try InitImageInput(sha256: String(repeating: "ab", count: 32))
+        let img2img = RenderRequest(job: Self.job(.img2img(input, strength: 0.5)), initImage: picture)
+        #expect(img2img.initImage == InitImage(image: picture, strength: 0.5))
+        #expect(img2img.interpolation == nil)
+    }
+
+    @Test("submit-time model checks read the model's config and name the input that does not fit it")
+    func modelChecks() throws {
+        try ModelChecks.validate(Self.job())
+        #expect { try ModelChecks.validate(Self.job(width: 17)) } throws: { error in
+            (error as? RenderFormatError)?.input == .width && "\(error)".contains("17")
+        }
+        var missing = Self.job()
+        missing.model = "/nonexistent/model"
+        #expect(throws: ModelError.self) { try ModelChecks.validate(missing) }
+    }
+
+    @Test("the worker's renderer gives exactly the engine's PNG for the mapped request, and reports progress")
+    func rendererMatchesThePipeline() throws {
+        let renderer = DiffusionJobRenderer(storage: NSTemporaryDirectory(), logger: Logger(label: "test"))
+        var steps: [Int] = []
+        let png = try renderer.render(Self.job()) { step, _ in steps.append(step); return true }
+        let pipeline = try renderer.pipeline(for: Self.model)
+        #expect(png == (try pipeline.renderPNG(RenderRequest(job: Self.job(), initImage: nil))))
+        #expect(steps == [1, 2, 3])
+        #expect(throws: RenderCancelled.self) { _ = try renderer.render(Self.job()) { step, _ in step < 2 } }
+    }
+
+    @Test("image-to-image inputs come only from their content address, and changed bytes fail the job for good")
+    func initImagesComeFromStorage() throws {
+        let storage = FileManager.default.temporaryDirectory.appendingPathComponent("seam-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let prepared = try InitImageStore.read(Self.initImage)
+        let input = try InitImageInput(sha256: prepared.reference.sha256)
+        let job = Self.job(.img2img(input, strength: 0.75))
+        let renderer = DiffusionJobRenderer(storage: storage, logger: Logger(label: "test"))
+        #expect { _ = try renderer.render(job) { _, _ in true } } throws: { ($0 as? FarmError)?.code == .io }
+        try InitImageStore.store(prepared, storage: storage)
+        #expect(FileManager.default.fileExists(atPath: storage + "/" + input.storagePath))
+        let png = try renderer.render(job) { _, _ in true }
+        let decoded = try PNGCodec.decode(png)
+        #expect(decoded.text.first { $0.key == "parameters" }?.value.contains("Denoising strength: 0.75") == true)
+        // Someone replaces the stored bytes: the job can never render what was submitted.
+        let other = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.fixtures.appendingPathComponent("reference/tiny-sd-a/init-rgb.png").path)))
+        try other.write(to: storage + "/" + input.storagePath)
+        #expect(throws: PermanentRenderError.self) { _ = try renderer.render(job) { _, _ in true } }
+    }
+}
+
+extension Array where Element == UInt8 {
+    func write(to path: String) throws { try Data(self).write(to: URL(fileURLWithPath: path)) }
+}
