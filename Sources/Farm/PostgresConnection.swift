@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Every value a caller passes goes to the server as a bound text parameter (`$1`, `$2`, …), never
 /// spliced into SQL.
-public final class PostgresConnection: @unchecked Sendable {
+public final class PostgresConnection {
     private var conn: OpaquePointer?
 
     /// Opens a connection. `url` may be a `postgresql://` URL or a libpq keyword string; nil (or

@@ -10,6 +10,9 @@ public enum RenderLimits {
     public static let sizeMultiple = 8
     /// Frames of one prompt interpolation.
     public static let frames = 2...10_000
+    /// Classifier-free guidance scale (1 turns guidance off; A1111 offers 1…30). Far larger values overflow
+    /// float32 in the guidance sum and give a non-finite image.
+    public static let cfgScale = 0.0...100.0
 
     /// Checks a step count (`trainTimesteps` lowers the upper end for models trained with fewer).
     public static func validate(steps: Int, trainTimesteps: Int = 1000) throws(RenderFormatError) {
@@ -34,9 +37,11 @@ public enum RenderLimits {
         try validate(side: height, of: .height, multiple: multiple)
     }
 
-    /// The guidance scale must be a finite number.
-    public static func validate(cfgScale: Double) throws(RenderFormatError) {
-        guard cfgScale.isFinite else { throw .invalid(.cfgScale, "must be a finite number, got \(cfgScale)") }
+    /// The guidance scale must be a finite number within `cfgScale`.
+    public static func validate(cfgScale value: Double) throws(RenderFormatError) {
+        guard value.isFinite, cfgScale.contains(value) else {
+            throw .invalid(.cfgScale, "must be a finite number from \(GenerationParameters.formatNumber(cfgScale.lowerBound)) to \(GenerationParameters.formatNumber(cfgScale.upperBound)), got \(value)")
+        }
     }
 
     /// A prompt needs some text.

@@ -21,3 +21,26 @@ struct BatchSelection: ParsableArguments {
     /// The batch id, checked.
     func id() throws -> Int64? { try batch.map { try parseID($0, what: "batch") } }
 }
+
+/// Job ids or `--batch B`: what `cancel` and `retry` act on.
+struct JobTargets: ParsableArguments {
+    @Argument(help: "Job ids.")
+    var jobs: [String] = []
+
+    @Option(help: "Every job of this batch (retry: its failed or cancelled ones).")
+    var batch: String?
+
+    /// How many ways of choosing jobs were given.
+    var modes: Int { (jobs.isEmpty ? 0 : 1) + (batch == nil ? 0 : 1) }
+
+    /// The job ids and batch id, checked.
+    func ids() throws -> (jobs: [Int64], batch: Int64?) {
+        (try jobs.map { try parseID($0, what: "job") }, try batch.map { try parseID($0, what: "batch") })
+    }
+}
+
+/// `--json`, for every command that can print machine-readable output.
+struct OutputFormat: ParsableArguments {
+    @Flag(help: "Print machine-readable JSON.")
+    var json = false
+}

@@ -15,13 +15,12 @@ struct Jobs: ParsableCommand {
     @Option(help: "Only this state (queued, running, succeeded, failed, cancelled).")
     var state: String?
 
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func run() throws {
         let batchID = try batch.map { try parseID($0, what: "batch") }
         let jobs = try db.queue().jobs(batch: batchID, state: state.map(parseState))
-        if json { try JSONOutput.print(jobs); return }
+        if output.json { try JSONOutput.print(jobs); return }
         let rows = jobs.map { j in
             [String(j.id), String(j.batch), j.state.rawValue, Format.kind(j.parameters), "\(j.attempts)/\(j.maxAttempts)", String(j.priority), String(j.parameters.seed),
              String(j.parameters.steps), j.parameters.sampler.rawValue, Format.number(j.parameters.cfgScale), j.parameters.sizeDescription,

@@ -11,8 +11,7 @@ struct Migrate: ParsableCommand {
     @Option(help: "Directory of NNNN_name.sql files (default: SDFARM_MIGRATIONS, else the repository's migrations/).")
     var migrations: String?
 
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func run() throws {
         guard let dir = Migrator.locateDirectory(explicit: migrations, executable: Bundle.main.executablePath ?? CommandLine.arguments[0]) else {
@@ -22,7 +21,7 @@ struct Migrate: ParsableCommand {
         let queue = try db.queue()
         let applied = try migrator.migrate(queue.db)
         let latest = migrator.migrations.last?.version ?? 0
-        if json {
+        if output.json {
             struct Out: Encodable { let applied: [Int]; let version: Int }
             try JSONOutput.print(Out(applied: applied, version: latest))
         } else if applied.isEmpty {

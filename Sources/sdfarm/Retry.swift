@@ -1,35 +1,24 @@
 import ArgumentParser
 import Farm
-import Foundation
 
 /// `sdfarm retry JOB... | --batch B | --all-failed`.
 struct Retry: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Put failed or cancelled jobs back in the queue with fresh attempts.")
 
     @OptionGroup var db: DatabaseOptions
-
-    @Argument(help: "Job ids.")
-    var jobs: [String] = []
-
-    @Option(help: "Every failed or cancelled job of this batch.")
-    var batch: String?
-
+    @OptionGroup var targets: JobTargets
     @Flag(help: "Every failed job.")
     var allFailed = false
-
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func validate() throws {
-        let modes = (jobs.isEmpty ? 0 : 1) + (batch == nil ? 0 : 1) + (allFailed ? 1 : 0)
-        guard modes == 1 else { throw ValidationError("give job ids, --batch B or --all-failed (exactly one)") }
+        guard targets.modes + (allFailed ? 1 : 0) == 1 else { throw ValidationError("give job ids, --batch B or --all-failed (exactly one)") }
     }
 
     func run() throws {
-        let ids = try jobs.map { try parseID($0, what: "job") }
-        let batchID = try batch.map { try parseID($0, what: "batch") }
+        let (ids, batchID) = try targets.ids()
         let n = try db.queue().retry(jobs: ids, batch: batchID, allFailed: allFailed)
-        if json {
+        if output.json {
             struct Out: Encodable { let requeued: Int }
             try JSONOutput.print(Out(requeued: n))
         } else {

@@ -12,15 +12,14 @@ struct Show: ParsableCommand {
     @Argument(help: "A job id.")
     var job: String
 
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func run() throws {
         let id = try parseID(job, what: "job")
         let queue = try db.queue()
         let j = try queue.job(id)
         let attempts = try queue.attempts(of: id)
-        if json {
+        if output.json {
             struct Out: Encodable { let job: JobQueue.JobSummary; let attempts: [JobQueue.AttemptRecord] }
             try JSONOutput.print(Out(job: j, attempts: attempts))
             return

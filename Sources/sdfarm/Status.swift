@@ -11,15 +11,14 @@ struct Status: ParsableCommand {
 
     @OptionGroup var selection: BatchSelection
 
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func run() throws {
         let batchID = try selection.id()
         let queue = try db.queue()
         try queue.rescueExpired()
         let report = try queue.status(batch: batchID)
-        if json { try JSONOutput.print(report); return }
+        if output.json { try JSONOutput.print(report); return }
         print("\(batchID.map { "batch \($0)" } ?? "all batches"): \(report.total) jobs — \(Format.counts(report))")
         if !report.kinds.isEmpty {
             print("kinds: " + report.kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

@@ -69,8 +69,7 @@ struct Submit: ParsableCommand {
     @Option(help: "A name for the batch.")
     var name = ""
 
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func run() throws {
         if !prompt.isEmpty && prompts != nil { throw ValidationError("give --prompt or --prompts FILE, not both") }
@@ -118,7 +117,7 @@ struct Submit: ParsableCommand {
         _ = try JobQueue.check(spec, validate: ModelChecks.validate)
         if let picture { try InitImageStore.store(picture, storage: root) }
         let submission = try db.queue().submit(spec, validate: ModelChecks.validate)
-        if json {
+        if output.json {
             try JSONOutput.print(submission)
         } else {
             print("batch \(submission.batchID): \(submission.jobCount) job\(submission.jobCount == 1 ? "" : "s") queued")

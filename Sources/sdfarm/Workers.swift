@@ -8,12 +8,11 @@ struct Workers: ParsableCommand {
 
     @OptionGroup var db: DatabaseOptions
 
-    @Flag(help: "Print machine-readable JSON.")
-    var json = false
+    @OptionGroup var output: OutputFormat
 
     func run() throws {
         let workers = try db.queue().workers()
-        if json { try JSONOutput.print(workers); return }
+        if output.json { try JSONOutput.print(workers); return }
         let rows = workers.map { w in
             [w.name, w.alive ? "live" : (w.stopped ? "stopped" : "silent"), w.host, String(w.pid),
              "\(Format.duration(w.secondsSinceHeartbeat)) ago", w.currentJob.map(String.init) ?? "-",

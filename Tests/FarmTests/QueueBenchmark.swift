@@ -1,5 +1,6 @@
 import Farm
 import Foundation
+import Synchronization
 import Testing
 
 /// Queue figures for the README (run with tools/bench-queue; skipped unless SDFARM_BENCH=1).
@@ -80,9 +81,8 @@ extension FarmIntegrationTests {
     }
 }
 
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var n = 0
-    func add(_ k: Int) { lock.withLock { n += k } }
-    var value: Int { lock.withLock { n } }
+final class LockedCounter: Sendable {
+    private let n = Mutex(0)
+    func add(_ k: Int) { n.withLock { $0 += k } }
+    var value: Int { n.withLock { $0 } }
 }
