@@ -8,8 +8,7 @@ import Foundation
 /// normalise (NFC, collapse whitespace runs to one space, lowercase), split off the special tokens,
 /// pre-tokenise with CLIP's pattern, map UTF-8 bytes to characters, apply BPE merges by rank with
 /// `</w>` marking a word's end.
-// reason: the only mutable state, the word cache, is read and written under `cacheLock`.
-public final class CLIPTokenizer: @unchecked Sendable {
+public final class CLIPTokenizer: @unchecked Sendable { // reason: the only mutable state, the word cache, is used under `cacheLock`.
     /// Token string → id.
     public let vocabulary: [String: Int]
     /// The ranked merges over interned symbols.
