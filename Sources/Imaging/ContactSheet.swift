@@ -3,8 +3,11 @@ public enum ContactSheet {
     /// Composes `cells` (rows of columns; nil draws a grey "missing" cell) into one image. Each image is
     /// scaled (nearest neighbour) so its longer side is at most `maxCellSide`; images at most half that
     /// size are enlarged by a whole factor (pixels stay crisp) so tiny renders stay visible.
+    /// `maxCellSide` is taken within 1…`PNGCodec.Limits.standard.maxSide`.
     public static func compose(cells: [[RGBImage?]], columnLabels: [String], rowLabels: [String], title: String,
                                maxCellSide: Int = 256) -> RGBImage {
+        // Kept within 1…Limits.standard.maxSide so the Double → Int sizes below cannot overflow and trap.
+        let maxCellSide = min(max(maxCellSide, 1), PNGCodec.Limits.standard.maxSide)
         let images = cells.flatMap { $0 }.compactMap { $0 }
         let nativeW = images.map(\.width).max() ?? maxCellSide
         let nativeH = images.map(\.height).max() ?? maxCellSide

@@ -79,39 +79,80 @@ public enum PNGCodec {
         public let text: [TextChunk]
     }
 
-    /// Reads a PNG file.
-    public static func read(path: String) throws -> Decoded {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PNGError(code: .read, path: path, reason: "file does not exist or is not readable")
+    /// Reads a PNG file, refusing one over `limits` before reading or decoding all of it.
+    /// - Throws: `PNGError` `.read` when the file cannot be read, and whatever `decode` throws.
+    public static func read(path: String, limits: Limits = .standard) throws -> Decoded {
+        try decode(try readFile(path: path, limits: limits), path: path, limits: limits)
+    }
+
+    /// The bytes of the file at `path`, read up to `limits.maxBytes` (so a huge file, a device or a
+    /// pipe that never ends is refused instead of read whole).
+    /// - Throws: `PNGError` `.read` when the file cannot be opened or read, `.tooLarge` past `limits.maxBytes`.
+    public static func readFile(path: String, limits: Limits = .standard) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw PNGError(code: .read, path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        func tooLarge(_ size: String) -> PNGError {
+            PNGError(code: .tooLarge, path: path, reason: "the file is \(size) bytes, over the limit of \(limits.maxBytes) bytes")
         }
-        return try decode([UInt8](data), path: path)
+        var status = stat()
+        if fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, Int(status.st_size) > limits.maxBytes {
+            throw tooLarge(String(status.st_size))
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PNGError(code: .read, path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { return bytes }
+            guard bytes.count + n <= limits.maxBytes else { throw tooLarge("more than \(limits.maxBytes)") }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
     }
 
     /// Decodes PNG bytes into 8-bit RGB. Grey and palette images are expanded; an alpha channel is
     /// dropped without compositing (as Pillow's `convert("RGB")` does), so the colour of transparent
     /// pixels is kept.
-    public static func decode(_ bytes: [UInt8], path: String? = nil) throws -> Decoded {
-        let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
-        guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
-            throw PNGError(code: .notPNG, path: path, reason: "the file does not start with the PNG signature")
-        }
-        var png = png_image()
-        png.version = UInt32(PNG_IMAGE_VERSION)
-        let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&png, $0.baseAddress, $0.count) }
-        guard begun != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
-        let hadAlpha = (png.format & UInt32(PNG_FORMAT_FLAG_ALPHA)) != 0
-        let sixteenBit = (png.format & UInt32(PNG_FORMAT_FLAG_LINEAR)) != 0
-        // With alpha, read RGBA and drop it here: asking libpng for RGB would composite.
-        let channels = hadAlpha ? 4 : 3
-        png.format = UInt32(hadAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
-        let width = Int(png.width), height = Int(png.height)
-        var raw = [UInt8](repeating: 0, count: width * height * channels)
-        let finished = bytes.withUnsafeBytes { _ in
-            raw.withUnsafeMutableBytes { out in
-                png_image_finish_read(&png, nil, out.baseAddress, Int32(width * channels), nil)
+    ///
+    /// The signature and `IHDR` are checked here first, so libpng only ever sees an image within
+    /// `limits` and the decoded buffer it fills is bounded by them.
+    /// - Parameters:
+    ///   - bytes: the file's bytes.
+    ///   - path: the file, named in errors.
+    ///   - limits: the largest file and image accepted; `standard` unless the caller wants stricter ones.
+    /// - Throws: `PNGError` `.notPNG`, `.tooLarge`, `.invalidHeader` (see `Limits`), or `.decode` with
+    ///   libpng's message.
+    public static func decode(_ bytes: [UInt8], path: String? = nil, limits: Limits = .standard) throws -> Decoded {
+        let header = try PNGHeader(checking: bytes, path: path, limits: limits)
+        // Every libpng call that reads `bytes` happens inside this one closure: the simplified API keeps
+        // the pointer given to begin_read and reads through it again in finish_read.
+        let (raw, hadAlpha, sixteenBit) = try bytes.withUnsafeBytes { memory -> ([UInt8], Bool, Bool) in
+            var png = png_image()
+            png.version = UInt32(PNG_IMAGE_VERSION)
+            guard png_image_begin_read_from_memory(&png, memory.baseAddress, memory.count) != 0 else {
+                throw PNGError(code: .decode, path: path, reason: message(of: &png))
             }
+            guard Int(png.width) == header.width, Int(png.height) == header.height else {
+                png_image_free(&png)
+                throw PNGError(code: .decode, path: path, reason: "libpng read \(png.width)×\(png.height) pixels where IHDR says \(header.width)×\(header.height)")
+            }
+            let hadAlpha = (png.format & UInt32(PNG_FORMAT_FLAG_ALPHA)) != 0
+            let sixteenBit = (png.format & UInt32(PNG_FORMAT_FLAG_LINEAR)) != 0
+            // With alpha, read RGBA and drop it here: asking libpng for RGB would composite.
+            let channels = hadAlpha ? 4 : 3
+            png.format = UInt32(hadAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
+            // Bounded by the checked header: at most Limits.standard.maxPixels × 4 bytes.
+            var raw = [UInt8](repeating: 0, count: header.width * header.height * channels)
+            let finished = raw.withUnsafeMutableBytes { out in
+                png_image_finish_read(&png, nil, out.baseAddress, Int32(header.width * channels), nil)
+            }
+            guard finished != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
+            return (raw, hadAlpha, sixteenBit)
         }
-        guard finished != 0 else { throw PNGError(code: .decode, path: path, reason: message(of: &png)) }
+        let width = header.width, height = header.height
         var pixels = raw
         if hadAlpha {
             pixels = [UInt8](repeating: 0, count: width * height * 3)

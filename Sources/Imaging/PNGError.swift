@@ -9,6 +9,10 @@ public struct PNGError: Error, CustomStringConvertible, Sendable {
         public static let write = Code(name: "write")
         public static let read = Code(name: "read")
         public static let notPNG = Code(name: "not a PNG")
+        /// The file, a side or the pixel count is over `PNGCodec.Limits`; refused before decoding.
+        public static let tooLarge = Code(name: "too large")
+        /// The `IHDR` chunk is truncated, not first, fails its CRC, or holds values PNG does not allow.
+        public static let invalidHeader = Code(name: "invalid header")
     }
 
     public let code: Code
@@ -28,6 +32,8 @@ public struct PNGError: Error, CustomStringConvertible, Sendable {
         case .write: "cannot write PNG \(path ?? "<memory>"): \(reason). Check that the directory exists and is writable."
         case .read: "cannot read PNG \(path ?? "<memory>"): \(reason)"
         case .notPNG: "\(path ?? "<memory>") is not a PNG file: \(reason)"
+        case .tooLarge: "PNG \(path ?? "<memory>") is too large to decode: \(reason). Downscale or re-export it."
+        case .invalidHeader: "PNG \(path ?? "<memory>") has an invalid header: \(reason)"
         default: "PNG \(code) failed for \(path ?? "<memory>"): \(reason)"
         }
     }

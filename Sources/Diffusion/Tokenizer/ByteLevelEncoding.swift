@@ -16,9 +16,4 @@ enum ByteLevelEncoding {
         }
         return table
     }()
-
-    /// The byte-level symbols of `text`'s UTF-8 encoding, one string per byte.
-    static func symbols(of text: Substring) -> [String] {
-        text.utf8.map { String(characters[Int($0)]) }
-    }
 }

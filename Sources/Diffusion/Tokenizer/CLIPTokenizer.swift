@@ -8,11 +8,13 @@ import Foundation
 /// normalise (NFC, collapse whitespace runs to one space, lowercase), split off the special tokens,
 /// pre-tokenise with CLIP's pattern, map UTF-8 bytes to characters, apply BPE merges by rank with
 /// `</w>` marking a word's end.
-public final class CLIPTokenizer: @unchecked Sendable {
+public final class CLIPTokenizer: @unchecked Sendable { // reason: the only mutable state, the word cache, is used under `cacheLock`.
     /// Token string → id.
     public let vocabulary: [String: Int]
-    /// `"left right"` → merge rank (lower merges first).
-    private let mergeRanks: [String: Int]
+    /// The ranked merges over interned symbols.
+    private let merges: BytePairMerges
+    /// Merge symbol id → token id (`<|endoftext|>` for a symbol the vocabulary lacks).
+    private let symbolTokenIDs: [Int]
     public let padTokenID: Int
     public let bosTokenID: Int
     public let eosTokenID: Int
@@ -25,7 +27,11 @@ public final class CLIPTokenizer: @unchecked Sendable {
     private let patternKeepsSpecialTexts: Bool
 
     private let cacheLock = NSLock()
+    /// Pre-token → ids, for words of at most `maxCachedWordBytes` UTF-8 bytes; emptied when it
+    /// reaches `maxCachedWords` entries.
     private var cache: [String: [Int]] = [:]
+    private static let maxCachedWords = 100_000
+    private static let maxCachedWordBytes = 64
 
     /// A tokenizer from a vocabulary and ranked merges.
     /// - Parameters:
@@ -46,12 +52,9 @@ public final class CLIPTokenizer: @unchecked Sendable {
             throw TokenizerError(.missingToken, path: origin, message: "the pad token '\(padToken)' is not in the vocabulary; fix pad_token in tokenizer_config.json")
         }
         self.vocabulary = vocabulary
-        var ranks: [String: Int] = [:]
-        ranks.reserveCapacity(merges.count)
-        for (rank, pair) in merges.enumerated() where ranks["\(pair.0) \(pair.1)"] == nil {
-            ranks["\(pair.0) \(pair.1)"] = rank
-        }
-        mergeRanks = ranks
+        let mergeTable = BytePairMerges(merges: merges)
+        self.merges = mergeTable
+        symbolTokenIDs = mergeTable.texts.map { vocabulary[$0] ?? eos }
         bosTokenID = bos
         eosTokenID = eos
         padTokenID = pad
@@ -226,47 +229,22 @@ public final class CLIPTokenizer: @unchecked Sendable {
 
     // MARK: - BPE
 
-    /// Ids of one pre-token, cached.
+    /// Ids of one pre-token, cached when short.
     private func bpeIDs(_ word: String) -> [Int] {
-        cacheLock.lock()
-        let cached = cache[word]
-        cacheLock.unlock()
-        if let cached { return cached }
-        let ids = bpe(word).map { vocabulary[$0] ?? eosTokenID }
-        cacheLock.lock()
-        if cache.count > 100_000 { cache.removeAll(keepingCapacity: true) }
-        cache[word] = ids
-        cacheLock.unlock()
-        return ids
-    }
-
-    /// The BPE symbols of one pre-token: byte-level characters, `</w>` on the last, merged by rank.
-    func bpe(_ word: String) -> [String] {
-        var symbols = ByteLevelEncoding.symbols(of: word[...])
-        guard !symbols.isEmpty else { return [] }
-        symbols[symbols.count - 1] += "</w>"
-        while symbols.count > 1 {
-            var best: (rank: Int, left: String, right: String)?
-            for k in 0..<(symbols.count - 1) {
-                if let rank = mergeRanks["\(symbols[k]) \(symbols[k + 1])"], rank < (best?.rank ?? Int.max) {
-                    best = (rank, symbols[k], symbols[k + 1])
-                }
-            }
-            guard let best else { break }
-            var merged: [String] = []
-            merged.reserveCapacity(symbols.count)
-            var k = 0
-            while k < symbols.count {
-                if k + 1 < symbols.count, symbols[k] == best.left, symbols[k + 1] == best.right {
-                    merged.append(best.left + best.right)
-                    k += 2
-                } else {
-                    merged.append(symbols[k])
-                    k += 1
-                }
-            }
-            symbols = merged
+        let cacheable = word.utf8.count <= Self.maxCachedWordBytes
+        if cacheable {
+            cacheLock.lock()
+            let cached = cache[word]
+            cacheLock.unlock()
+            if let cached { return cached }
         }
-        return symbols
+        let ids = merges.apply(word.utf8).map { symbolTokenIDs[Int($0)] }
+        if cacheable {
+            cacheLock.lock()
+            if cache.count >= Self.maxCachedWords { cache.removeAll(keepingCapacity: true) }
+            cache[word] = ids
+            cacheLock.unlock()
+        }
+        return ids
     }
 }
