@@ -18,10 +18,7 @@ public enum InitImageStore {
     /// Reads the PNG at `path` and checks it is an 8-bit picture the engine can start from.
     /// - Throws: `ModelError` naming the file when it is missing, not a PNG or 16-bit.
     public static func read(_ path: String) throws -> Prepared {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw RenderFormatError.invalid(.initImage, "\(path): the file does not exist or is not readable")
-        }
-        let bytes = [UInt8](data)
+        let bytes = try InitImage.readBytes(path: path)
         let image = try InitImage.decode(bytes, path: path, strength: 1)
         let digest = SHA256.hex(SHA256.hash(bytes))
         let input = try InitImageInput(sha256: digest)

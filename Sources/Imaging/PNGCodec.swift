@@ -1,3 +1,4 @@
+import Basics
 internal import CLibPNG
 import Foundation
 
@@ -40,33 +41,7 @@ public enum PNGCodec {
     /// Writes `image` to `path` atomically: a temporary file in the same directory, then a rename,
     /// so a reader never sees half a file and a failure leaves nothing behind.
     public static func write(_ image: RGBImage, to path: String, text: [TextChunk] = []) throws {
-        let bytes = try encode(image, text: text)
-        try writeAtomically(bytes, to: path)
-    }
-
-    /// Writes bytes to `path` through a temporary sibling and `rename(2)`.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent().path
-        let temp = "\(dir)/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else { throw PNGError(code: .write, path: path, reason: String(cString: strerror(errno))) }
-        var written = 0
-        var failure: Int32 = 0
-        bytes.withUnsafeBytes { buf in
-            while written < buf.count {
-                let n = Foundation.write(fd, buf.baseAddress! + written, buf.count - written)
-                if n < 0 { if errno == EINTR { continue }; failure = errno; break }
-                written += n
-            }
-        }
-        if failure == 0, fsync(fd) != 0 { failure = errno }
-        close(fd)
-        if failure == 0, rename(temp, path) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(temp)
-            throw PNGError(code: .write, path: path, reason: String(cString: strerror(failure)))
-        }
+        try AtomicFile.write(try encode(image, text: text), to: path)
     }
 
     /// A decoded PNG: pixels as 8-bit RGB (alpha dropped), whether the file had alpha or 16-bit

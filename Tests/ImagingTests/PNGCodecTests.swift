@@ -1,4 +1,5 @@
 import Foundation
+import Basics
 import Imaging
 import Testing
 
@@ -144,7 +145,7 @@ struct PNGLimitTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("big.png").path
-        try PNGCodec.writeAtomically(good, to: path)
+        try AtomicFile.write(good, to: path)
         #expect(throws: PNGError.self) { try PNGCodec.read(path: path, limits: limits) }
         #expect(try PNGCodec.read(path: path).image == PNGCodecTests.gradient(width: 64, height: 64))
         // A device that never ends is cut off at the limit instead of read forever.

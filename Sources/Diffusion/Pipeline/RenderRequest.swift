@@ -93,10 +93,18 @@ extension InitImage {
     /// - Throws: `ModelError.badParameter` naming the file when it is missing, not a PNG, corrupt or
     ///   16-bit, with what to do about it.
     public static func load(path: String, strength: Double) throws -> InitImage {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError(code: .badParameter, origin: path, message: "cannot read the init image \(path): the file does not exist or is not readable; check the path")
+        try decode(try readBytes(path: path), path: path, strength: strength)
+    }
+
+    /// The bytes of an init image file, read no further than `PNGCodec.Limits.standard.maxBytes`.
+    /// - Throws: `ModelError.badParameter` naming the file when it is missing, unreadable or too large.
+    public static func readBytes(path: String) throws -> [UInt8] {
+        do { return try PNGCodec.readFile(path: path) } catch let error as PNGError {
+            if error.code == .tooLarge {
+                throw ModelError(code: .badParameter, origin: path, message: "the init image \(path) is too large (\(error.reason)); downscale it")
+            }
+            throw ModelError(code: .badParameter, origin: path, message: "cannot read the init image \(path): the file does not exist or is not readable (\(error.reason)); check the path")
         }
-        return try decode([UInt8](data), path: path, strength: strength)
     }
 
     /// Decodes the bytes of an image-to-image input read from `path` (named in errors).
