@@ -41,10 +41,10 @@ struct PNGCodecTests {
     @Test("writing into a directory that does not exist is a Swift error, not a crash, and leaves nothing")
     func unwritablePathThrows() throws {
         let image = Self.gradient(width: 8, height: 8)
-        #expect(throws: PNGError.self) {
+        #expect(throws: FileWriteError.self) {
             try PNGCodec.write(image, to: "/nonexistent-dir-\(UUID().uuidString)/x.png")
         }
-        #expect(throws: PNGError.self) { try PNGCodec.write(image, to: "/proc/version/x.png") }
+        #expect(throws: FileWriteError.self) { try PNGCodec.write(image, to: "/proc/version/x.png") }
     }
 
     @Test("bytes that are not a PNG, or a truncated PNG, give a decode error")
