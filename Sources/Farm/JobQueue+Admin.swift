@@ -195,7 +195,7 @@ extension JobQueue {
             let targets = allFailed ? nil : try resolveTargets(ids: ids, batch: batch)
             let r = try db.query("""
                 UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(), cancel_requested = false, finished_at = NULL,
-                       progress_step = 0, last_failed_worker = NULL
+                       progress_step = 0, last_failed_worker = NULL, failed_workers = '{}'
                 WHERE state IN ('failed', 'cancelled') AND ($1::jsonb IS NULL OR id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigint)))
                   AND ($1::jsonb IS NOT NULL OR state = 'failed')
                 """, [targets])

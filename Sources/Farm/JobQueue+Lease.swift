@@ -13,7 +13,8 @@ extension JobQueue {
                 SELECT id FROM jobs
                 WHERE state = 'queued' AND run_at <= now()
                   AND ($2::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($2::jsonb)))
-                  AND (last_failed_worker IS DISTINCT FROM $1 OR run_at <= now() - make_interval(secs => $5::float8))
+                  AND ((last_failed_worker IS DISTINCT FROM $1 AND NOT ($1 = ANY(failed_workers)))
+                       OR run_at <= now() - make_interval(secs => $5::float8))
                 ORDER BY priority DESC, run_at, id
                 LIMIT $3::int
                 FOR UPDATE SKIP LOCKED
@@ -94,6 +95,7 @@ extension JobQueue {
                    run_at = now() + make_interval(secs => least($7::float8, $6::float8 * power(2, attempts - 1))),
                    finished_at = CASE WHEN $5::bool AND attempts < max_attempts THEN NULL ELSE now() END,
                    last_error = $4, last_failed_worker = lease_owner,
+                   failed_workers = CASE WHEN lease_owner = ANY(failed_workers) THEN failed_workers ELSE array_append(failed_workers, lease_owner) END,
                    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
             WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
             RETURNING id, state
@@ -110,10 +112,12 @@ extension JobQueue {
             """, extra: [])
     }
 
-    /// Gives a job back without counting the attempt (the worker is shutting down), fenced on the lease.
+    /// Gives a job back without counting the attempt, fenced on the lease: the worker is shutting down, or
+    /// (`workerFault`) the worker's own host cannot render it right now (model missing, storage full) — then
+    /// the attempt is recorded as the worker's fault, never the job's.
     @discardableResult
-    public func release(_ job: ClaimedJob, reason: String) throws -> Bool {
-        try finish(job, outcome: .released, error: reason, jobUpdate: """
+    public func release(_ job: ClaimedJob, reason: String, workerFault: Bool = false) throws -> Bool {
+        try finish(job, outcome: .released, error: reason, workerFault: workerFault, jobUpdate: """
             UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'queued' END, attempts = attempts - 1,
                    run_at = now(), progress_step = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
                    finished_at = CASE WHEN cancel_requested THEN now() END
@@ -122,15 +126,15 @@ extension JobQueue {
             """, extra: [], notify: true)
     }
 
-    private func finish(_ job: ClaimedJob, outcome: AttemptOutcome, error: String?, jobUpdate: String, extra: [String?],
-                        notify: Bool = false) throws -> Bool {
+    private func finish(_ job: ClaimedJob, outcome: AttemptOutcome, error: String?, workerFault: Bool = false, jobUpdate: String,
+                        extra: [String?], notify: Bool = false) throws -> Bool {
         // One statement (one round trip, atomic): the fenced job update, the attempt row, and the notification.
         let k = 3 + extra.count
-        var sql = "WITH j AS (\(jobUpdate)), a AS (UPDATE job_attempts SET outcome = $\(k + 1), finished_at = now(), error = $\(k + 2) "
-            + "WHERE token = $3::uuid AND EXISTS (SELECT 1 FROM j) RETURNING 1)"
-        var params: [String?] = [String(job.id), job.lease.owner, job.lease.token] + extra + [outcome.rawValue, error]
+        var sql = "WITH j AS (\(jobUpdate)), a AS (UPDATE job_attempts SET outcome = $\(k + 1), finished_at = now(), error = $\(k + 2), "
+            + "worker_fault = $\(k + 3)::bool WHERE token = $3::uuid AND EXISTS (SELECT 1 FROM j) RETURNING 1)"
+        var params: [String?] = [String(job.id), job.lease.owner, job.lease.token] + extra + [outcome.rawValue, error, workerFault ? "true" : "false"]
         if notify {
-            sql += ", nt AS (SELECT pg_notify($\(k + 3), $\(k + 4)) FROM j) SELECT (SELECT count(*) FROM j) AS n, (SELECT count(*) FROM nt) AS notified"
+            sql += ", nt AS (SELECT pg_notify($\(k + 4), $\(k + 5)) FROM j) SELECT (SELECT count(*) FROM j) AS n, (SELECT count(*) FROM nt) AS notified"
             params += [Self.channel, "retry \(job.id)"]
         } else {
             sql += " SELECT (SELECT count(*) FROM j) AS n"

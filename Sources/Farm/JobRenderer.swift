@@ -19,3 +19,25 @@ public struct PermanentRenderError: Error, Sendable, CustomStringConvertible {
     }
     public var description: String { message }
 }
+
+extension JobRenderer {
+    /// Checks at start that the renderer can serve `models` (nil: any); the default checks nothing.
+    public func prepare(models: [String]?) throws {}
+}
+
+/// The worker's own host cannot do the work right now — a model or the CLIP vocabulary missing on this host,
+/// storage unwritable or full — so the job is given back untouched (no attempt used) and the worker is marked
+/// unhealthy and backs off; `permanent` faults (found at start) make the worker refuse to run.
+public struct WorkerFault: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public let permanent: Bool
+    public let underlying: (any Error)?
+
+    public init(_ reason: String, permanent: Bool = false, underlying: (any Error)? = nil) {
+        self.reason = reason
+        self.permanent = permanent
+        self.underlying = underlying
+    }
+
+    public var description: String { "this worker's host cannot render: \(reason)" }
+}

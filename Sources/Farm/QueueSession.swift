@@ -41,7 +41,7 @@ final class QueueSession {
                 let value = try body(try connected())
                 if failures > 0 { logger.info("reconnected to PostgreSQL", metadata: ["after_failures": "\(failures)", "operation": "\(what)"]) }
                 return value
-            } catch let error as PostgresError where error.isConnectionLoss {
+            } catch let error as PostgresError where error.isConnectionLoss && !error.isConfigurationProblem {
                 queue?.db.close()
                 queue = nil
                 failures += 1

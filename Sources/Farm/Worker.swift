@@ -55,7 +55,12 @@ public final class Worker: @unchecked Sendable {
         /// Results refused or discarded because the lease was lost.
         public var lost = 0
         public var released = 0
+        /// Jobs given back because of this host's own fault (no attempt used).
+        public var releasedByFault = 0
     }
+
+    /// The longest a faulty worker waits before trying again.
+    public static let maxFaultBackoff: Double = 60
 
     public let configuration: Configuration
     let renderer: any JobRenderer
@@ -84,7 +89,8 @@ public final class Worker: @unchecked Sendable {
     @discardableResult
     public func run() throws -> Summary {
         let config = configuration
-        try FileManager.default.createDirectory(atPath: config.storage, withIntermediateDirectories: true)
+        try checkStorage()
+        try renderer.prepare(models: config.models)
         let session = QueueSession(url: config.databaseURL, listen: true, options: config.queueOptions, logger: logger,
                                    giveUp: { [unowned self] in self.stopRequested })
         defer { session.close() }
@@ -95,6 +101,7 @@ public final class Worker: @unchecked Sendable {
                                                  "lease_s": "\(config.lease)"])
         var summary = Summary()
         var done = 0
+        var faultBackoff = 0.0
         while !stopRequested {
             if let max = config.maxJobs, done >= max { break }
             let claimed: [ClaimedJob]
@@ -111,12 +118,43 @@ public final class Worker: @unchecked Sendable {
                 continue
             }
             done += 1
-            run(job, session: session, summary: &summary)
+            if let fault = run(job, session: session, summary: &summary) {
+                _ = try? session.run("health") { try $0.setWorkerHealth(name: config.name, unhealthy: fault.reason) }
+                faultBackoff = min(Self.maxFaultBackoff, max(1, faultBackoff * 2))
+                logger.warning("this host cannot render; backing off", metadata: ["reason": "\(fault.reason)", "retry_in_s": "\(faultBackoff)"])
+                sleepUnlessStopped(faultBackoff)
+            } else if faultBackoff > 0 {
+                faultBackoff = 0
+                _ = try? session.run("health") { try $0.setWorkerHealth(name: config.name, unhealthy: nil) }
+            }
         }
         _ = try? session.run("stop") { try $0.workerStopped(name: config.name) }
         logger.info("worker stopped", metadata: ["succeeded": "\(summary.succeeded)", "failed": "\(summary.failed)",
-                                                 "cancelled": "\(summary.cancelled)", "lost": "\(summary.lost)", "released": "\(summary.released)"])
+                                                 "cancelled": "\(summary.cancelled)", "lost": "\(summary.lost)", "released": "\(summary.released)",
+                                                 "released_by_fault": "\(summary.releasedByFault)"])
         return summary
+    }
+
+    /// Refuses to start on storage this worker cannot write: a probe file is written and removed.
+    /// - Throws: a permanent `WorkerFault` naming the storage and the system's reason.
+    func checkStorage() throws {
+        let root = configuration.storage
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            let probe = (root as NSString).appendingPathComponent(".sdfarm-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            try AtomicFile.write(Array("probe".utf8), to: probe)
+            unlink(probe)
+        } catch {
+            throw WorkerFault("storage \(root) is not writable: \(error)", permanent: true, underlying: error)
+        }
+    }
+
+    private func sleepUnlessStopped(_ seconds: Double) {
+        var left = seconds
+        while left > 0, !stopRequested {
+            Thread.sleep(forTimeInterval: min(left, 0.25))
+            left -= 0.25
+        }
     }
 
     /// Sleeps until a notification, the next due job or lease expiry, or the poll interval. Returns true
@@ -225,7 +263,8 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    private func run(_ job: ClaimedJob, session: QueueSession, summary: inout Summary) {
+    /// Renders one claimed job and records its outcome. Returns the worker fault when this host could not do it.
+    private func run(_ job: ClaimedJob, session: QueueSession, summary: inout Summary) -> WorkerFault? {
         var log = logger
         log[metadataKey: "job.id"] = "\(job.id)"
         log[metadataKey: "attempt"] = "\(job.attempt)"
@@ -289,11 +328,15 @@ public final class Worker: @unchecked Sendable {
                 if signals.leaseLost {
                     summary.lost += 1
                     log.warning("job result discarded: lease lost while rendering", metadata: timings())
-                    return
+                    return nil
                 }
                 let path = job.outputPath(storage: config.storage)
-                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                try AtomicFile.write(png, to: path)
+                do {
+                    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try AtomicFile.write(png, to: path)
+                } catch {
+                    throw WorkerFault("cannot write the output to storage: \(error)", underlying: error)
+                }
                 let accepted = try session.run("complete") { try $0.complete(job, outputPath: path) }
                 if accepted {
                     summary.succeeded += 1
@@ -302,9 +345,10 @@ public final class Worker: @unchecked Sendable {
                     summary.lost += 1
                     log.warning("job result refused: the lease was lost and the job now belongs to another attempt", metadata: timings())
                 }
-                return
+                return nil
             }
-            guard let renderError else { return }
+            guard let renderError else { return nil }
+            if let fault = renderError as? WorkerFault { throw fault }
             if renderError is RenderCancelled {
                 switch stoppedBecause {
                 case .cancelled:
@@ -319,21 +363,29 @@ public final class Worker: @unchecked Sendable {
                     summary.lost += 1
                     log.warning("job abandoned: \(stoppedBecause.map(String.init(describing:)) ?? "the renderer stopped")", metadata: timings())
                 }
-                return
+                return nil
             }
             let retryable = !(renderError is PermanentRenderError)
             let accepted = try session.run("fail") { try $0.fail(job, error: "\(renderError)", retryable: retryable) }
             summary.failed += 1
             log.error("job failed", metadata: timings(["error": "\(renderError)", "retryable": "\(retryable)", "recorded": "\(accepted)"]))
+            return nil
+        } catch let fault as WorkerFault {
+            // This host's problem, not the job's: give it back untouched for another worker.
+            let released = (try? session.run("release") { try $0.release(job, reason: fault.reason, workerFault: true) }) ?? false
+            summary.releasedByFault += 1
+            log.error("job given back: this host cannot render it", metadata: timings(["reason": "\(fault.reason)", "recorded": "\(released)"]))
+            return fault
         } catch {
             // Storage errors are the job's failure; connection errors here mean we are shutting down hard.
             if let pg = error as? PostgresError, pg.isConnectionLoss, giveUpOnHardStop() {
                 log.warning("could not record the job's outcome before exiting; its lease will expire and it will be rescued", metadata: timings())
-                return
+                return nil
             }
             summary.failed += 1
             let recorded = (try? session.run("fail") { try $0.fail(job, error: "\(error)", retryable: true) }) ?? false
             log.error("job failed", metadata: timings(["error": "\(error)", "recorded": "\(recorded)"]))
+            return nil
         }
     }
 }

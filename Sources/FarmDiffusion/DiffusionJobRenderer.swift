@@ -39,6 +39,10 @@ public final class DiffusionJobRenderer: JobRenderer {
         do {
             model = try StableDiffusionModel.load(path: path, logger: logger)
         } catch {
+            // Submission checked the model's files where it was submitted: a file missing here is this host's fault.
+            if !FileManager.default.fileExists(atPath: path) || (error as? ModelError)?.code == .missingFile {
+                throw WorkerFault("model \(path) cannot be loaded on this host: \(error)", underlying: error)
+            }
             // A model that does not load will not load on retry either.
             throw PermanentRenderError("model \(path) cannot be loaded: \(error)", underlying: error)
         }
@@ -63,6 +67,18 @@ public final class DiffusionJobRenderer: JobRenderer {
         }
         do { return try InitImage.decode(bytes, path: path, strength: 1).image } catch {
             throw PermanentRenderError("\(error)", underlying: error)
+        }
+    }
+
+    /// Loads every model this worker serves, so a host that lacks one refuses to start.
+    /// - Throws: `WorkerFault` (permanent) naming the model and the reason.
+    public func prepare(models: [String]?) throws {
+        for path in models ?? [] {
+            do { _ = try pipeline(for: path) } catch let fault as WorkerFault {
+                throw WorkerFault(fault.reason, permanent: true, underlying: fault.underlying)
+            } catch {
+                throw WorkerFault("model \(path) does not load: \(error)", permanent: true, underlying: error)
+            }
         }
     }
 

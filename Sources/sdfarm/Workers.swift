@@ -14,10 +14,10 @@ struct Workers: ParsableCommand {
         let workers = try db.queue().workers()
         if output.json { try JSONOutput.print(workers); return }
         let rows = workers.map { w in
-            [w.name, w.alive ? "live" : (w.stopped ? "stopped" : "silent"), w.host, String(w.pid),
+            [w.name, w.alive ? "live" : (w.stopped ? "stopped" : "silent"), w.healthy ? "healthy" : "UNHEALTHY", w.host, String(w.pid),
              "\(Format.duration(w.secondsSinceHeartbeat)) ago", w.currentJob.map(String.init) ?? "-",
-             w.models.isEmpty ? "any" : w.models.joined(separator: ",")]
+             w.models.isEmpty ? "any" : w.models.joined(separator: ","), w.healthReason.map { Format.clip($0, 80) } ?? ""]
         }
-        print(Format.table(["NAME", "STATE", "HOST", "PID", "HEARTBEAT", "JOB", "MODELS"], rows))
+        print(Format.table(["NAME", "STATE", "HEALTH", "HOST", "PID", "HEARTBEAT", "JOB", "MODELS", "REASON"], rows))
     }
 }
