@@ -3,16 +3,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure, extensible.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
-        /// True when retrying cannot help: the server refused the credentials, or the database or role does not
-    /// exist. A worker exits with libpq's reason instead of retrying as if it were an outage.
-    public var isConfigurationProblem: Bool {
-        guard code == .connection else { return sqlState == "28P01" || sqlState == "28000" || sqlState == "3D000" }
-        let m = message.lowercased()
-        return m.contains("authentication failed") || m.contains("no pg_hba.conf entry")
-            || (m.contains("database") && m.contains("does not exist")) || (m.contains("role") && m.contains("does not exist"))
-    }
-
-    public var description: String { name }
+        public var description: String { name }
         /// Could not open a connection.
         public static let connection = Code(name: "connection")
         /// The server rejected or failed a statement.
@@ -40,6 +31,15 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isConnectionLoss: Bool {
         code == .connection || sqlState?.hasPrefix("08") == true || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
             || (sqlState == nil && code == .query)
+    }
+
+    /// True when retrying cannot help: the server refused the credentials, or the database or role does not
+    /// exist. A worker exits with libpq's reason instead of retrying as if it were an outage.
+    public var isConfigurationProblem: Bool {
+        guard code == .connection else { return sqlState == "28P01" || sqlState == "28000" || sqlState == "3D000" }
+        let m = message.lowercased()
+        return m.contains("authentication failed") || m.contains("no pg_hba.conf entry")
+            || (m.contains("database") && m.contains("does not exist")) || (m.contains("role") && m.contains("does not exist"))
     }
 
     /// True when retrying cannot help: the server refused the credentials, or the database or role does not
