@@ -42,15 +42,6 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
             || (m.contains("database") && m.contains("does not exist")) || (m.contains("role") && m.contains("does not exist"))
     }
 
-    /// True when retrying cannot help: the server refused the credentials, or the database or role does not
-    /// exist. A worker exits with libpq's reason instead of retrying as if it were an outage.
-    public var isConfigurationProblem: Bool {
-        guard code == .connection else { return sqlState == "28P01" || sqlState == "28000" || sqlState == "3D000" }
-        let m = message.lowercased()
-        return m.contains("authentication failed") || m.contains("no pg_hba.conf entry")
-            || (m.contains("database") && m.contains("does not exist")) || (m.contains("role") && m.contains("does not exist"))
-    }
-
     public var description: String {
         switch code {
         case .connection:
