@@ -10,6 +10,7 @@ import Darwin
 /// Tensors are converted to float32 on request; `rawBytes` gives the stored bytes without a copy.
 /// Pickle checkpoints (`.ckpt`, `.pt`, `.pth`, `.bin`, or zip/pickle content) are refused: loading
 /// them means unpickling, which runs arbitrary code.
+// reason: every stored property is a let, and `mapping` is a PROT_READ mapping unmapped only in deinit.
 public final class SafeTensorsFile: @unchecked Sendable {
     /// The file's path as given.
     public let path: String
