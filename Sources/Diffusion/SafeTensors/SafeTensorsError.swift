@@ -4,10 +4,9 @@
 /// and what to do about it.
 public struct SafeTensorsError: Error, CustomStringConvertible, Sendable {
     /// What went wrong; an extensible set of `static let`s.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    public struct Code: DiffusionErrorCode {
         public let name: String
         public init(_ name: String) { self.name = name }
-        public var description: String { name }
 
         /// The file does not exist.
         public static let fileNotFound = Code("file not found")
@@ -46,22 +45,27 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Sendable {
     }
 
     public let code: Code
-    /// The file involved.
-    public let path: String
-    /// The tensor involved, when there is one.
-    public let tensor: String?
+    /// The file (`file`) and, when there is one, the tensor (`item`) involved.
+    public let context: ErrorContext
     /// What was wrong and what to do.
     public let message: String
+    /// The error that caused this one (a JSON parse error, a file-system error), when there is one.
+    public let underlying: (any Error)?
 
-    public init(_ code: Code, path: String, tensor: String? = nil, message: String) {
+    public init(_ code: Code, context: ErrorContext, message: String, underlying: (any Error)? = nil) {
         self.code = code
-        self.path = path
-        self.tensor = tensor
+        self.context = context
         self.message = message
+        self.underlying = underlying
+    }
+
+    /// An error about the file `path` and, when given, its tensor `tensor`.
+    public init(_ code: Code, path: String, tensor: String? = nil, message: String, underlying: (any Error)? = nil) {
+        self.init(code, context: ErrorContext(file: path, item: tensor), message: message, underlying: underlying)
     }
 
     public var description: String {
-        let what = tensor.map { "tensor '\($0)': " } ?? ""
-        return "\(path): \(what)\(message)"
+        let what = context.item.map { "tensor '\($0)': " } ?? ""
+        return "\(context.file ?? "?"): \(what)\(message)"
     }
 }
