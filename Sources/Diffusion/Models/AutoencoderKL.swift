@@ -1,7 +1,7 @@
 public import Tensor
 
 /// The parts of diffusers' `AutoencoderKL` config that shape the network.
-public struct VAEConfig: Sendable, Equatable {
+public struct VAEConfig: Sendable, Equatable, Decodable {
     public var inChannels: Int = 3
     public var outChannels: Int = 3
     public var latentChannels: Int = 4
@@ -20,23 +20,28 @@ public struct VAEConfig: Sendable, Equatable {
     }
 
     /// Reads `vae/config.json`.
-    public init(_ c: ConfigFile) throws {
-        blockOutChannels = try c.ints("block_out_channels", default: [64])
-        inChannels = try c.int("in_channels", default: 3)
-        outChannels = try c.int("out_channels", default: 3)
-        latentChannels = try c.int("latent_channels", default: 4)
-        layersPerBlock = try c.int("layers_per_block", default: 1)
-        normGroups = try c.int("norm_num_groups", default: 32)
-        scalingFactor = Float(try c.double("scaling_factor", default: 0.18215))
-        midHasAttention = try c.bool("mid_block_add_attention", default: true)
-        let down = try c.strings("down_block_types", default: Array(repeating: "DownEncoderBlock2D", count: blockOutChannels.count))
-        let up = try c.strings("up_block_types", default: Array(repeating: "UpDecoderBlock2D", count: blockOutChannels.count))
+    /// - Throws: `ModelError` naming the file and the key that is malformed or unsupported.
+    public init(_ file: ConfigFile) throws { self = try file.decode() }
+
+    /// Decodes diffusers' `AutoencoderKL` config keys, absent ones taking diffusers' defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try ConfigReader(decoder)
+        blockOutChannels = try c("block_out_channels", default: [64])
+        inChannels = try c("in_channels", default: 3)
+        outChannels = try c("out_channels", default: 3)
+        latentChannels = try c("latent_channels", default: 4)
+        layersPerBlock = try c("layers_per_block", default: 1)
+        normGroups = try c("norm_num_groups", default: 32)
+        scalingFactor = Float(try c("scaling_factor", default: 0.18215 as Double))
+        midHasAttention = try c("mid_block_add_attention", default: true)
+        let down = try c("down_block_types", default: Array(repeating: "DownEncoderBlock2D", count: blockOutChannels.count))
+        let up = try c("up_block_types", default: Array(repeating: "UpDecoderBlock2D", count: blockOutChannels.count))
         guard down.allSatisfy({ $0 == "DownEncoderBlock2D" }), up.allSatisfy({ $0 == "UpDecoderBlock2D" }),
               down.count == blockOutChannels.count, up.count == blockOutChannels.count else {
             throw ModelError(code: .unsupported, origin: c.path, tensor: "down_block_types",
                              message: "only DownEncoderBlock2D/UpDecoderBlock2D VAEs with one block per block_out_channels entry are supported")
         }
-        if c.has("latents_mean") || (c.has("shift_factor") && (try? c.double("shift_factor")) != 0) {
+        if c.has("latents_mean") || (c.has("shift_factor") && (try? c.optional("shift_factor", as: Double.self)) != 0) {
             throw ModelError(code: .unsupported, origin: c.path, message: "VAEs with latents_mean/shift_factor (SDXL/SD3 style) are not supported")
         }
     }
