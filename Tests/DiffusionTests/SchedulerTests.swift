@@ -152,6 +152,23 @@ import Tensor
         #expect { _ = try SchedulerConfig.load(path: "/nonexistent/scheduler_config.json") } throws: { ($0 as? SchedulerError)?.code == .unreadable }
     }
 
+    @Test func aValueOnlyOneSamplerReadsIsRejectedByThatSamplerAloneAndFileErrorsNameFileAndKey() throws {
+        // UniPC's solver_type and a log-linear interpolation: DDIM ignores them, DPM++ and Euler refuse.
+        let config = try Self.config(["solver_type": "bh2", "interpolation_type": "log_linear"])
+        #expect(config.solverType == .midpoint && config.unsupportedValues == ["solver_type": "bh2", "interpolation_type": "log_linear"])
+        _ = try makeScheduler(.ddim, config: config, steps: 5)
+        #expect { _ = try makeScheduler(.dpmpp_2m, config: config, steps: 5) } throws: {
+            "\($0)" == "solver_type: solver_type 'bh2' is not supported; use midpoint or heun"
+        }
+        #expect { _ = try makeScheduler(.euler, config: config, steps: 5) } throws: { "\($0)".contains("interpolation_type 'log_linear'") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-\(UUID().uuidString).json").path
+        try Data(#"{"prediction_type": "x0"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { _ = try SchedulerConfig.load(path: path) } throws: {
+            "\($0)" == "\(path): prediction_type: prediction_type 'x0' is not supported; use epsilon, v_prediction or sample"
+        }
+    }
+
     @Test func samplerNamesParseInSeveralSpellingsAndUnknownOnesListTheKnown() throws {
         #expect(try SamplerKind(parsing: "euler_a") == .euler_a)
         #expect(try SamplerKind(parsing: "Euler a") == .euler_a)

@@ -115,6 +115,14 @@ public struct AutoencoderKL: Sendable {
     let decoder: Decoder
     let encoder: Encoder?
 
+    /// The resnets of one encoder or decoder level: `count` blocks without time embedding (eps 1e-6),
+    /// the first from `input` channels, all to `output`.
+    static func resnets(_ s: Weights, count: Int, in input: Int, out output: Int, groups: Int) throws -> [ResnetBlock2D] {
+        try (0..<count).map {
+            try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? input : output, out: output, temb: nil, groups: groups, eps: 1e-6)
+        }
+    }
+
     /// Loads the decoder and, when its weights are present (or `requireEncoder`), the encoder.
     public init(config: VAEConfig, weights w: Weights, requireEncoder: Bool = false) throws {
         self.config = config
@@ -127,9 +135,7 @@ public struct AutoencoderKL: Sendable {
             let previous = output
             output = reversed[i]
             let s = d["up_blocks.\(i)"]
-            let resnets = try (0...config.layersPerBlock).map {
-                try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? previous : output, out: output, temb: nil, groups: g, eps: 1e-6)
-            }
+            let resnets = try Self.resnets(s, count: config.layersPerBlock + 1, in: previous, out: output, groups: g)
             let upsampler = i < levels - 1 ? try Conv2d(s["upsamplers.0.conv"], in: output, out: output, kernel: 3, padding: 1) : nil
             ups.append((resnets, upsampler))
         }
@@ -149,9 +155,7 @@ public struct AutoencoderKL: Sendable {
                 let input = out
                 out = ch[i]
                 let s = e["down_blocks.\(i)"]
-                let resnets = try (0..<config.layersPerBlock).map {
-                    try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? input : out, out: out, temb: nil, groups: g, eps: 1e-6)
-                }
+                let resnets = try Self.resnets(s, count: config.layersPerBlock, in: input, out: out, groups: g)
                 let ds = i < levels - 1 ? try Conv2d(s["downsamplers.0.conv"], in: out, out: out, kernel: 3, stride: 2, padding: 0) : nil
                 downs.append((resnets, ds))
             }
