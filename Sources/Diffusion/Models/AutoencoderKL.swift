@@ -98,16 +98,23 @@ struct VAEMidBlock: Sendable {
 public struct AutoencoderKL: Sendable {
     public let config: VAEConfig
 
+    /// One encoder or decoder level: its resnets, then (on every level but the last) the down- or
+    /// upsampling convolution.
+    struct Level: Sendable {
+        let resnets: [ResnetBlock2D]
+        let resample: Conv2d?
+    }
+
     struct Decoder: Sendable {
         let postQuantConv: Conv2d, convIn: Conv2d
         let mid: VAEMidBlock
-        let up: [(resnets: [ResnetBlock2D], upsampler: Conv2d?)]
+        let up: [Level]
         let normOut: GroupNorm, convOut: Conv2d
     }
 
     struct Encoder: Sendable {
         let convIn: Conv2d
-        let down: [(resnets: [ResnetBlock2D], downsampler: Conv2d?)]
+        let down: [Level]
         let mid: VAEMidBlock
         let normOut: GroupNorm, convOut: Conv2d, quantConv: Conv2d
     }
@@ -115,11 +122,20 @@ public struct AutoencoderKL: Sendable {
     let decoder: Decoder
     let encoder: Encoder?
 
-    /// The resnets of one encoder or decoder level: `count` blocks without time embedding (eps 1e-6),
-    /// the first from `input` channels, all to `output`.
-    static func resnets(_ s: Weights, count: Int, in input: Int, out output: Int, groups: Int) throws -> [ResnetBlock2D] {
-        try (0..<count).map {
-            try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? input : output, out: output, temb: nil, groups: groups, eps: 1e-6)
+    /// The levels `\(block).i` of an encoder or decoder, one per entry of `channels`: `resnets` blocks
+    /// without time embedding (eps 1e-6), the first from the previous level's width (level 0: its own),
+    /// all to `channels[i]`; then `resample(weights, width)` on every level but the last.
+    static func levels(_ w: Weights, _ block: String, channels: [Int], resnets count: Int, groups: Int,
+                       resample: (Weights, Int) throws -> Conv2d) throws -> [Level] {
+        var output = channels[0]
+        return try channels.indices.map { i in
+            let input = output
+            output = channels[i]
+            let s = w["\(block).\(i)"]
+            let resnets = try (0..<count).map {
+                try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? input : output, out: output, temb: nil, groups: groups, eps: 1e-6)
+            }
+            return Level(resnets: resnets, resample: i < channels.count - 1 ? try resample(s, output) : nil)
         }
     }
 
@@ -128,16 +144,8 @@ public struct AutoencoderKL: Sendable {
         self.config = config
         let ch = config.blockOutChannels, levels = ch.count, g = config.normGroups, lat = config.latentChannels
         let d = w["decoder"]
-        let reversed = Array(ch.reversed())
-        var ups: [(resnets: [ResnetBlock2D], upsampler: Conv2d?)] = []
-        var output = reversed[0]
-        for i in 0..<levels {
-            let previous = output
-            output = reversed[i]
-            let s = d["up_blocks.\(i)"]
-            let resnets = try Self.resnets(s, count: config.layersPerBlock + 1, in: previous, out: output, groups: g)
-            let upsampler = i < levels - 1 ? try Conv2d(s["upsamplers.0.conv"], in: output, out: output, kernel: 3, padding: 1) : nil
-            ups.append((resnets, upsampler))
+        let ups = try Self.levels(d, "up_blocks", channels: ch.reversed(), resnets: config.layersPerBlock + 1, groups: g) { s, c in
+            try Conv2d(s["upsamplers.0.conv"], in: c, out: c, kernel: 3, padding: 1)
         }
         decoder = Decoder(
             postQuantConv: try Conv2d(w["post_quant_conv"], in: lat, out: lat, kernel: 1),
@@ -149,15 +157,8 @@ public struct AutoencoderKL: Sendable {
 
         let e = w["encoder"]
         if requireEncoder || e.contains("conv_in.weight") {
-            var downs: [(resnets: [ResnetBlock2D], downsampler: Conv2d?)] = []
-            var out = ch[0]
-            for i in 0..<levels {
-                let input = out
-                out = ch[i]
-                let s = e["down_blocks.\(i)"]
-                let resnets = try Self.resnets(s, count: config.layersPerBlock, in: input, out: out, groups: g)
-                let ds = i < levels - 1 ? try Conv2d(s["downsamplers.0.conv"], in: out, out: out, kernel: 3, stride: 2, padding: 0) : nil
-                downs.append((resnets, ds))
+            let downs = try Self.levels(e, "down_blocks", channels: ch, resnets: config.layersPerBlock, groups: g) { s, c in
+                try Conv2d(s["downsamplers.0.conv"], in: c, out: c, kernel: 3, stride: 2, padding: 0)
             }
             encoder = Encoder(
                 convIn: try Conv2d(e["conv_in"], in: config.inChannels, out: ch[0], kernel: 3, padding: 1),
@@ -177,7 +178,7 @@ public struct AutoencoderKL: Sendable {
         h = decoder.mid(h)
         for block in decoder.up {
             for r in block.resnets { h = r(h, temb: nil) }
-            if let us = block.upsampler { h = us(Kernels.upsampleNearest(h)) }
+            if let us = block.resample { h = us(Kernels.upsampleNearest(h)) }
         }
         return decoder.convOut(decoder.normOut(h, silu: true))
     }
@@ -194,7 +195,7 @@ public struct AutoencoderKL: Sendable {
         var h = e.convIn(x)
         for block in e.down {
             for r in block.resnets { h = r(h, temb: nil) }
-            if let ds = block.downsampler { h = ds.paddedBottomRight(h) }
+            if let ds = block.resample { h = ds.paddedBottomRight(h) }
         }
         h = e.mid(h)
         let moments = e.quantConv(e.convOut(e.normOut(h, silu: true)))
