@@ -25,7 +25,7 @@ public struct VAEConfig: Sendable, Equatable, Decodable {
 
     /// Decodes diffusers' `AutoencoderKL` config keys, absent ones taking diffusers' defaults.
     public init(from decoder: any Decoder) throws {
-        let c = try ConfigReader(decoder)
+        let c = try ConfigReader(decoder, errors: .model)
         blockOutChannels = try c("block_out_channels", default: [64])
         inChannels = try c("in_channels", default: 3)
         outChannels = try c("out_channels", default: 3)

@@ -30,7 +30,7 @@ public struct CLIPTextConfig: Sendable, Equatable, Decodable {
 
     /// Decodes transformers' `CLIPTextConfig` keys, absent ones taking transformers' defaults.
     public init(from decoder: any Decoder) throws {
-        let c = try ConfigReader(decoder)
+        let c = try ConfigReader(decoder, errors: .model)
         vocabSize = try c("vocab_size", default: 49408)
         hiddenSize = try c("hidden_size", default: 512)
         intermediateSize = try c("intermediate_size", default: 2048)

@@ -30,22 +30,10 @@ public struct ConfigFile: Sendable {
     ///   unsupported architecture.
     public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
         do {
-            return try decodeValues(T.self)
-        } catch let problem as ConfigReader.Problem {
-            throw ModelError(code: .badConfig, origin: path, tensor: problem.key, message: problem.message, underlying: problem.underlying)
-        }
-    }
-
-    /// Decodes `T`, passing the file's path to its `init(from:)`; throws `ConfigReader.Problem` for a
-    /// malformed value, whatever the config throws itself otherwise.
-    func decodeValues<T: Decodable>(_ type: T.Type) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.userInfo[ConfigReader.pathKey] = path
-        do {
-            return try decoder.decode(T.self, from: data)
+            return try ConfigReader.decoder(path: path).decode(T.self, from: data)
         } catch let error as DecodingError {
-            // Only the top level can fail outside ConfigReader: the file is not a JSON object.
-            throw ConfigReader.Problem(key: nil, message: "is not a JSON object", underlying: error)
+            // Configs report their own keys; only the top level fails here: the bytes are not JSON.
+            throw ConfigReader.Errors.model.notAnObject(path: path, underlying: error)
         }
     }
 }

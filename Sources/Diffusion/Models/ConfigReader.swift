@@ -1,20 +1,49 @@
+import Foundation
+
 /// The keys of a diffusers/transformers config object, read inside a config's `init(from:)` with
 /// diffusers' `ConfigMixin.from_config` rules (configuration_utils.py, diffusers 0.42): a key that is
 /// absent, null or listed in `_use_default_values` takes the class default.
 struct ConfigReader {
-    /// A key that is missing where it is required, or holds a value of the wrong type.
-    struct Problem: Error {
-        /// The config key, nil for a problem with the whole file.
-        let key: String?
-        /// What is wrong, e.g. `must be an integer, got "64"`.
-        let message: String
-        let underlying: (any Error)?
-        /// The JSON the file holds at `key` (nil when the key is absent).
-        var found: String? = nil
+    /// Which library error a malformed config becomes.
+    enum Errors {
+        /// `ModelError.Code.badConfig` naming the file and key (`config.json` of a model).
+        case model
+        /// `SchedulerError.Code.invalidConfig` naming the key (`scheduler_config.json`).
+        case scheduler
+
+        /// A key that is missing where it is required, or holds `found` where `message` says what belongs.
+        func malformed(path: String?, key: String, message: String, found: String?, underlying: (any Error)?) -> any Error {
+            switch self {
+            case .model:
+                ModelError(code: .badConfig, origin: path ?? "<config>", tensor: key, message: message, underlying: underlying)
+            case .scheduler:
+                SchedulerError(.invalidConfig, context: ErrorContext(file: path, item: key),
+                               message: found.map { "'\(key)' has the unexpected value \($0); fix scheduler_config.json" } ?? "'\(key)' \(message)",
+                               underlying: underlying)
+            }
+        }
+
+        /// The file is not JSON, or not a JSON object.
+        func notAnObject(path: String?, underlying: any Error) -> any Error {
+            switch self {
+            case .model:
+                ModelError(code: .badConfig, origin: path ?? "<config>", message: "is not a JSON object", underlying: underlying)
+            case .scheduler:
+                SchedulerError(.invalidConfig, context: ErrorContext(file: path), message: "not a JSON object; download scheduler_config.json again",
+                               underlying: underlying)
+            }
+        }
     }
 
-    /// `CodingUserInfoKey` under which `ConfigFile` passes its path.
+    /// `CodingUserInfoKey` under which `decoder(path:)` passes the file's path.
     static let pathKey = CodingUserInfoKey(rawValue: "sdfarm.configPath")!
+
+    /// A `JSONDecoder` whose configs' errors name `path`.
+    static func decoder(path: String?) -> JSONDecoder {
+        let decoder = JSONDecoder()
+        if let path { decoder.userInfo[pathKey] = path }
+        return decoder
+    }
 
     struct Key: CodingKey {
         let stringValue: String
@@ -27,16 +56,21 @@ struct ConfigReader {
     let container: KeyedDecodingContainer<Key>
     /// Keys listed in `_use_default_values`.
     let defaulted: Set<String>
-    /// The config file's path, for the errors a config throws itself.
-    let path: String
+    /// The config file's path (nil when the bytes came from elsewhere), for the errors a config throws.
+    let file: String?
+    let errors: Errors
 
-    init(_ decoder: any Decoder) throws {
+    /// `file`, or `<config>` when the bytes came from elsewhere.
+    var path: String { file ?? "<config>" }
+
+    init(_ decoder: any Decoder, errors: Errors) throws {
+        self.errors = errors
+        file = decoder.userInfo[Self.pathKey] as? String
         do {
             container = try decoder.container(keyedBy: Key.self)
         } catch {
-            throw Problem(key: nil, message: "is not a JSON object", underlying: error)
+            throw errors.notAnObject(path: file, underlying: error)
         }
-        path = decoder.userInfo[Self.pathKey] as? String ?? "<config>"
         defaulted = Set((try? container.decodeIfPresent([String].self, forKey: Key("_use_default_values"))) ?? [])
     }
 
@@ -53,7 +87,7 @@ struct ConfigReader {
             return try container.decode(T.self, forKey: Key(key))
         } catch {
             let found = (try? container.decode(RawJSON.self, forKey: Key(key)))?.description ?? "?"
-            throw Problem(key: key, message: "must be \(Self.expectation(T.self)), got \(found)", underlying: error, found: found)
+            throw malformed(key, "must be \(Self.expectation(T.self)), got \(found)", found: found, underlying: error)
         }
     }
 
@@ -63,26 +97,29 @@ struct ConfigReader {
     }
 
     /// The stated value of `key`.
-    /// - Throws: `Problem` "is required" when the file does not state it.
+    /// - Throws: "is required" when the file does not state it.
     func required<T: Decodable>(_ key: String, as type: T.Type = T.self) throws -> T {
-        guard let value = try optional(key, as: T.self) else { throw Problem(key: key, message: "is required", underlying: nil) }
+        guard let value = try optional(key, as: T.self) else { throw malformed(key, "is required") }
         return value
     }
 
     /// An int or a per-level list of ints, expanded to `levels` entries; absent → `value` per level.
     func intOrList(_ key: String, levels: Int, default value: Int? = nil) throws -> [Int] {
         guard has(key) else {
-            guard let value else { throw Problem(key: key, message: "is required", underlying: nil) }
+            guard let value else { throw malformed(key, "is required") }
             return Array(repeating: value, count: levels)
         }
         if let n = try? container.decode(Int.self, forKey: Key(key)) { return Array(repeating: n, count: levels) }
         if let list = try? container.decode([Int].self, forKey: Key(key)) {
-            guard list.count == levels else {
-                throw Problem(key: key, message: "has \(list.count) entries but the model has \(levels) levels", underlying: nil)
-            }
+            guard list.count == levels else { throw malformed(key, "has \(list.count) entries but the model has \(levels) levels") }
             return list
         }
-        throw Problem(key: key, message: "must be an integer or a list of \(levels) integers", underlying: nil)
+        throw malformed(key, "must be an integer or a list of \(levels) integers")
+    }
+
+    /// The library error for `key`.
+    func malformed(_ key: String, _ message: String, found: String? = nil, underlying: (any Error)? = nil) -> any Error {
+        errors.malformed(path: file, key: key, message: message, found: found, underlying: underlying)
     }
 
     /// How a message names the JSON type `T` decodes from.

@@ -45,7 +45,7 @@ public struct UNetConfig: Sendable, Equatable, Decodable {
 
     /// Decodes diffusers' `UNet2DConditionModel` config keys, absent ones taking diffusers' defaults.
     public init(from decoder: any Decoder) throws {
-        let c = try ConfigReader(decoder)
+        let c = try ConfigReader(decoder, errors: .model)
         let blocks: [Int] = try c.required("block_out_channels")
         let levels = blocks.count
         let down: [String] = try c.required("down_block_types")

@@ -86,26 +86,23 @@ public struct SchedulerConfig: Sendable, Equatable, Decodable {
     /// - Throws: `SchedulerError.Code.invalidConfig` naming the key whose value is malformed.
     public init(json data: Data) throws {
         do {
-            self = try ConfigFile(data: data).decodeValues(SchedulerConfig.self)
-        } catch let problem as ConfigReader.Problem {
-            guard let key = problem.key else {
-                throw SchedulerError(.invalidConfig, message: "not a JSON object; download scheduler_config.json again", underlying: problem.underlying)
-            }
-            throw SchedulerError(.invalidConfig, context: key, message: "'\(key)' has the unexpected value \(problem.found ?? "?"); fix scheduler_config.json",
-                                 underlying: problem.underlying)
+            self = try ConfigReader.decoder(path: nil).decode(SchedulerConfig.self, from: data)
+        } catch let error as DecodingError {
+            // Keys report their own errors; only the top level fails here: the bytes are not JSON.
+            throw ConfigReader.Errors.scheduler.notAnObject(path: nil, underlying: error)
         }
     }
 
     /// Decodes the keys of a `scheduler_config.json`; absent keys keep the defaults above.
     public init(from decoder: any Decoder) throws {
         self.init()
-        let c = try ConfigReader(decoder)
+        let c = try ConfigReader(decoder, errors: .scheduler)
         /// The stated value of a string-valued key as `Value`; nil when absent or (→ `unsupportedValues`) unknown.
         func choice<Value: RawRepresentable & CaseIterable>(_ key: String, _ type: Value.Type, strict: Bool) throws -> Value? where Value.RawValue == String {
             guard let raw = try c.optional(key, as: String.self) else { return nil }
             if let value = Value(rawValue: raw) { return value }
             guard strict else { unsupportedValues[key] = raw; return nil }
-            throw SchedulerError(.invalidConfig, context: key, message: "\(key) '\(raw)' is not supported; use \(Value.spelledChoices)")
+            throw SchedulerError(.invalidConfig, context: ErrorContext(file: c.file, item: key), message: "\(key) '\(raw)' is not supported; use \(Value.spelledChoices)")
         }
         className = try c.optional("_class_name")
         numTrainTimesteps = try c("num_train_timesteps", default: numTrainTimesteps)
