@@ -1,8 +1,8 @@
 public import Foundation
 
-/// A JSON config file (`config.json`, `scheduler_config.json`) read from disk, decoded with
-/// `JSONDecoder` into one of the `Decodable` configs (`UNetConfig`, `VAEConfig`, `CLIPTextConfig`,
-/// `SchedulerConfig`).
+/// A model's JSON config file (`unet/config.json`, `vae/config.json`, `text_encoder/config.json`) read
+/// from disk, decoded with `JSONDecoder` into `UNetConfig`, `VAEConfig` or `CLIPTextConfig`.
+/// (`SchedulerConfig.load(path:)` reads `scheduler_config.json` the same way, with scheduler errors.)
 public struct ConfigFile: Sendable {
     /// Where the bytes came from, for error messages.
     public let path: String

@@ -129,9 +129,9 @@ public struct SchedulerConfig: Sendable, Equatable, Decodable {
     }
 
     /// The error for a key whose value in the file (`unsupportedValues`) the sampler being built cannot use.
-    func unsupported<Value: RawRepresentable & CaseIterable>(_ key: String, _ type: Value.Type, by sampler: String? = nil) -> SchedulerError? where Value.RawValue == String {
+    func unsupported<Value: RawRepresentable & CaseIterable>(_ key: String, _ type: Value.Type) -> SchedulerError? where Value.RawValue == String {
         guard let raw = unsupportedValues[key] else { return nil }
-        return SchedulerError(.invalidConfig, context: key, message: "\(key) '\(raw)' is not supported\(sampler.map { " by \($0)" } ?? ""); use \(Value.spelledChoices)")
+        return SchedulerError(.invalidConfig, context: key, message: "\(key) '\(raw)' is not supported; use \(Value.spelledChoices)")
     }
 
     /// Checks the values every scheduler relies on.
