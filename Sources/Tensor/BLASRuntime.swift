@@ -166,6 +166,7 @@ public enum BLASRuntime {
 
 /// A pthread read-write lock (many readers or one writer).
 @usableFromInline
+// reason: the pthread_rwlock_t is allocated once, never moved, and only used through pthread_rwlock_* calls.
 final class ReadWriteLock: @unchecked Sendable {
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 

@@ -48,28 +48,29 @@ extension Tensor {
     /// In place: self += other.
     public mutating func add(_ other: Tensor) {
         precondition(shape == other.shape, "shape mismatch \(shape) += \(other.shape)")
-        let b = other.storage.pointer
-        withUnsafeMutableBufferPointer { a in
-            for i in 0..<a.count { a[i] += b[i] }
+        other.withUnsafeBufferPointer { b in
+            withUnsafeMutableBufferPointer { a in
+                for i in 0..<a.count { a[i] += b[i] }
+            }
         }
-        withExtendedLifetime(other) {}
     }
 
     /// Largest absolute element-wise difference to `other` (tests and diagnostics).
     public func maxAbsDifference(_ other: Tensor) -> Float {
         precondition(count == other.count, "size mismatch \(shape) vs \(other.shape)")
         var m: Float = 0
-        let a = storage.pointer, b = other.storage.pointer
-        for i in 0..<count { m = Swift.max(m, abs(a[i] - b[i])) }
-        withExtendedLifetime(other) {}
+        withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in
+            for i in 0..<count { m = Swift.max(m, abs(a[i] - b[i])) }
+        } }
         return m
     }
 
     /// Largest absolute element.
     public var maxAbs: Float {
         var m: Float = 0
-        let a = storage.pointer
-        for i in 0..<count { m = Swift.max(m, abs(a[i])) }
+        withUnsafeBufferPointer { a in
+            for i in 0..<count { m = Swift.max(m, abs(a[i])) }
+        }
         return m
     }
 
@@ -82,7 +83,7 @@ extension Tensor {
         return Tensor(shape: [total] + tail) { out in
             var offset = 0
             for p in parts {
-                (out.baseAddress! + offset).update(from: p.storage.pointer, count: p.count)
+                p.withUnsafeBufferPointer { (out.baseAddress! + offset).update(from: $0.baseAddress!, count: p.count) }
                 offset += p.count
             }
         }
@@ -93,9 +94,10 @@ extension Tensor {
         let inner = count / Swift.max(shape[0], 1)
         var newShape = shape
         newShape[0] = range.count
-        let src = storage.pointer + range.lowerBound * inner
         return Tensor(shape: newShape) { out in
-            out.baseAddress!.update(from: src, count: range.count * inner)
+            withUnsafeBufferPointer { src in
+                out.baseAddress!.update(from: src.baseAddress! + range.lowerBound * inner, count: range.count * inner)
+            }
         }
     }
 

@@ -1,27 +1,12 @@
-/// Owns a contiguous, 64-byte aligned buffer of `Float`s.
-public final class TensorStorage: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
-
-    /// Allocates `count` floats, uninitialised unless `zeroed`.
-    public init(count: Int, zeroed: Bool = false) {
-        precondition(count >= 0, "negative tensor size")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        self.count = count
-        if zeroed { pointer.initialize(repeating: 0, count: count) }
-    }
-
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
-}
-
 /// A dense, row-major float32 tensor: a shape over a shared storage buffer.
 ///
-/// Value semantics: mutation through `withUnsafeMutableBufferPointer` copies the buffer first when
-/// it is shared.
-public struct Tensor: @unchecked Sendable {
+/// Value semantics: the buffer is reached only inside `withUnsafeBufferPointer` /
+/// `withUnsafeMutableBufferPointer` (and the `fill` initialiser); mutation copies the buffer first
+/// when another tensor shares it. No pointer may be kept past the closure it was given to.
+public struct Tensor: Sendable {
     public private(set) var shape: [Int]
-    public private(set) var storage: TensorStorage
+    @usableFromInline
+    private(set) var storage: TensorStorage
 
     /// Number of elements.
     public var count: Int { storage.count }
@@ -43,7 +28,8 @@ public struct Tensor: @unchecked Sendable {
         precondition(shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
         self.shape = shape
         storage = TensorStorage(count: values.count)
-        values.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: values.count) }
+        let destination = storage.pointer
+        values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: values.count) }
     }
 
     /// A tensor filled by `body`, which receives the uninitialised buffer and must write every element.
@@ -53,7 +39,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// The elements as an array (tests and small values only).
-    public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
+    public var scalars: [Float] { withUnsafeBufferPointer { Array($0) } }
 
     /// Same storage, new shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
@@ -76,11 +62,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// Mutable access to the elements; copies the buffer first when another tensor shares it.
     public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
-        if !isKnownUniquelyReferenced(&storage) {
-            let fresh = TensorStorage(count: storage.count)
-            fresh.pointer.update(from: storage.pointer, count: storage.count)
-            storage = fresh
-        }
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 

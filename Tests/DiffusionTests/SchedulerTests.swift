@@ -27,7 +27,11 @@ import Tensor
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("schedulers/cases.json")))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configs = try #require(root["configs"] as? [String: [String: Any]])
-        return try configs.mapValues { try SchedulerConfig(json: $0) }
+        return try configs.mapValues { try config($0) }
+    }
+
+    static func config(_ json: [String: Any]) throws -> SchedulerConfig {
+        try SchedulerConfig(json: JSONSerialization.data(withJSONObject: json))
     }
 
     static func cases() throws -> [Case] {
@@ -129,11 +133,11 @@ import Tensor
     @Test func keysDiffusersRecordedAsDefaultsCountAsAbsent() throws {
         let json: [String: Any] = ["timestep_spacing": "leading", "_use_default_values": ["timestep_spacing"],
                                    "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012]
-        let config = try SchedulerConfig(json: json)
+        let config = try Self.config(json)
         #expect(config.timestepSpacing == nil)
         #expect(try makeScheduler(.euler, config: config, steps: 5).timesteps.first == 999)
         var stated = config
-        stated.timestepSpacing = "leading"
+        stated.timestepSpacing = .leading
         #expect(try makeScheduler(.euler, config: stated, steps: 5).timesteps.first == 800)
     }
 
@@ -143,10 +147,27 @@ import Tensor
                 (error as? SchedulerError)?.code == .invalidSteps && "\(error)".contains("1000")
             }
         }
-        #expect { _ = try SchedulerConfig(json: ["prediction_type": "x0"]) } throws: { ($0 as? SchedulerError)?.code == .invalidConfig }
-        #expect { _ = try SchedulerConfig(json: ["beta_start": "small"]) } throws: { "\($0)".contains("beta_start") }
-        #expect { _ = try SchedulerConfig(json: ["timestep_spacing": "random"]) } throws: { "\($0)".contains("trailing") }
+        #expect { _ = try Self.config(["prediction_type": "x0"]) } throws: { ($0 as? SchedulerError)?.code == .invalidConfig }
+        #expect { _ = try Self.config(["beta_start": "small"]) } throws: { "\($0)".contains("beta_start") }
+        #expect { _ = try Self.config(["timestep_spacing": "random"]) } throws: { "\($0)".contains("trailing") }
         #expect { _ = try SchedulerConfig.load(path: "/nonexistent/scheduler_config.json") } throws: { ($0 as? SchedulerError)?.code == .unreadable }
+    }
+
+    @Test func aValueOnlyOneSamplerReadsIsRejectedByThatSamplerAloneAndFileErrorsNameFileAndKey() throws {
+        // UniPC's solver_type and a log-linear interpolation: DDIM ignores them, DPM++ and Euler refuse.
+        let config = try Self.config(["solver_type": "bh2", "interpolation_type": "log_linear"])
+        #expect(config.solverType == .midpoint && config.unsupportedValues == ["solver_type": "bh2", "interpolation_type": "log_linear"])
+        _ = try makeScheduler(.ddim, config: config, steps: 5)
+        #expect { _ = try makeScheduler(.dpmpp_2m, config: config, steps: 5) } throws: {
+            "\($0)" == "solver_type: solver_type 'bh2' is not supported; use midpoint or heun"
+        }
+        #expect { _ = try makeScheduler(.euler, config: config, steps: 5) } throws: { "\($0)".contains("interpolation_type 'log_linear'") }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("scheduler-\(UUID().uuidString).json").path
+        try Data(#"{"prediction_type": "x0"}"#.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { _ = try SchedulerConfig.load(path: path) } throws: {
+            "\($0)" == "\(path): prediction_type: prediction_type 'x0' is not supported; use epsilon, v_prediction or sample"
+        }
     }
 
     @Test func samplerNamesParseInSeveralSpellingsAndUnknownOnesListTheKnown() throws {

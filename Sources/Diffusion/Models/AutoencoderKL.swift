@@ -1,7 +1,7 @@
 public import Tensor
 
 /// The parts of diffusers' `AutoencoderKL` config that shape the network.
-public struct VAEConfig: Sendable, Equatable {
+public struct VAEConfig: Sendable, Equatable, Decodable {
     public var inChannels: Int = 3
     public var outChannels: Int = 3
     public var latentChannels: Int = 4
@@ -20,23 +20,28 @@ public struct VAEConfig: Sendable, Equatable {
     }
 
     /// Reads `vae/config.json`.
-    public init(_ c: ConfigFile) throws {
-        blockOutChannels = try c.ints("block_out_channels", default: [64])
-        inChannels = try c.int("in_channels", default: 3)
-        outChannels = try c.int("out_channels", default: 3)
-        latentChannels = try c.int("latent_channels", default: 4)
-        layersPerBlock = try c.int("layers_per_block", default: 1)
-        normGroups = try c.int("norm_num_groups", default: 32)
-        scalingFactor = Float(try c.double("scaling_factor", default: 0.18215))
-        midHasAttention = try c.bool("mid_block_add_attention", default: true)
-        let down = try c.strings("down_block_types", default: Array(repeating: "DownEncoderBlock2D", count: blockOutChannels.count))
-        let up = try c.strings("up_block_types", default: Array(repeating: "UpDecoderBlock2D", count: blockOutChannels.count))
+    /// - Throws: `ModelError` naming the file and the key that is malformed or unsupported.
+    public init(_ file: ConfigFile) throws { self = try file.decode() }
+
+    /// Decodes diffusers' `AutoencoderKL` config keys, absent ones taking diffusers' defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try ConfigReader(decoder, errors: .model)
+        blockOutChannels = try c("block_out_channels", default: [64])
+        inChannels = try c("in_channels", default: 3)
+        outChannels = try c("out_channels", default: 3)
+        latentChannels = try c("latent_channels", default: 4)
+        layersPerBlock = try c("layers_per_block", default: 1)
+        normGroups = try c("norm_num_groups", default: 32)
+        scalingFactor = Float(try c("scaling_factor", default: 0.18215 as Double))
+        midHasAttention = try c("mid_block_add_attention", default: true)
+        let down = try c("down_block_types", default: Array(repeating: "DownEncoderBlock2D", count: blockOutChannels.count))
+        let up = try c("up_block_types", default: Array(repeating: "UpDecoderBlock2D", count: blockOutChannels.count))
         guard down.allSatisfy({ $0 == "DownEncoderBlock2D" }), up.allSatisfy({ $0 == "UpDecoderBlock2D" }),
               down.count == blockOutChannels.count, up.count == blockOutChannels.count else {
             throw ModelError(code: .unsupported, origin: c.path, tensor: "down_block_types",
                              message: "only DownEncoderBlock2D/UpDecoderBlock2D VAEs with one block per block_out_channels entry are supported")
         }
-        if c.has("latents_mean") || (c.has("shift_factor") && (try? c.double("shift_factor")) != 0) {
+        if c.has("latents_mean") || (c.has("shift_factor") && (try? c.optional("shift_factor", as: Double.self)) != 0) {
             throw ModelError(code: .unsupported, origin: c.path, message: "VAEs with latents_mean/shift_factor (SDXL/SD3 style) are not supported")
         }
     }
@@ -93,16 +98,23 @@ struct VAEMidBlock: Sendable {
 public struct AutoencoderKL: Sendable {
     public let config: VAEConfig
 
+    /// One encoder or decoder level: its resnets, then (on every level but the last) the down- or
+    /// upsampling convolution.
+    struct Level: Sendable {
+        let resnets: [ResnetBlock2D]
+        let resample: Conv2d?
+    }
+
     struct Decoder: Sendable {
         let postQuantConv: Conv2d, convIn: Conv2d
         let mid: VAEMidBlock
-        let up: [(resnets: [ResnetBlock2D], upsampler: Conv2d?)]
+        let up: [Level]
         let normOut: GroupNorm, convOut: Conv2d
     }
 
     struct Encoder: Sendable {
         let convIn: Conv2d
-        let down: [(resnets: [ResnetBlock2D], downsampler: Conv2d?)]
+        let down: [Level]
         let mid: VAEMidBlock
         let normOut: GroupNorm, convOut: Conv2d, quantConv: Conv2d
     }
@@ -110,23 +122,30 @@ public struct AutoencoderKL: Sendable {
     let decoder: Decoder
     let encoder: Encoder?
 
+    /// The levels `\(block).i` of an encoder or decoder, one per entry of `channels`: `resnets` blocks
+    /// without time embedding (eps 1e-6), the first from the previous level's width (level 0: its own),
+    /// all to `channels[i]`; then `resample(weights, width)` on every level but the last.
+    static func levels(_ w: Weights, _ block: String, channels: [Int], resnets count: Int, groups: Int,
+                       resample: (Weights, Int) throws -> Conv2d) throws -> [Level] {
+        var output = channels[0]
+        return try channels.indices.map { i in
+            let input = output
+            output = channels[i]
+            let s = w["\(block).\(i)"]
+            let resnets = try (0..<count).map {
+                try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? input : output, out: output, temb: nil, groups: groups, eps: 1e-6)
+            }
+            return Level(resnets: resnets, resample: i < channels.count - 1 ? try resample(s, output) : nil)
+        }
+    }
+
     /// Loads the decoder and, when its weights are present (or `requireEncoder`), the encoder.
     public init(config: VAEConfig, weights w: Weights, requireEncoder: Bool = false) throws {
         self.config = config
         let ch = config.blockOutChannels, levels = ch.count, g = config.normGroups, lat = config.latentChannels
         let d = w["decoder"]
-        let reversed = Array(ch.reversed())
-        var ups: [(resnets: [ResnetBlock2D], upsampler: Conv2d?)] = []
-        var output = reversed[0]
-        for i in 0..<levels {
-            let previous = output
-            output = reversed[i]
-            let s = d["up_blocks.\(i)"]
-            let resnets = try (0...config.layersPerBlock).map {
-                try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? previous : output, out: output, temb: nil, groups: g, eps: 1e-6)
-            }
-            let upsampler = i < levels - 1 ? try Conv2d(s["upsamplers.0.conv"], in: output, out: output, kernel: 3, padding: 1) : nil
-            ups.append((resnets, upsampler))
+        let ups = try Self.levels(d, "up_blocks", channels: ch.reversed(), resnets: config.layersPerBlock + 1, groups: g) { s, c in
+            try Conv2d(s["upsamplers.0.conv"], in: c, out: c, kernel: 3, padding: 1)
         }
         decoder = Decoder(
             postQuantConv: try Conv2d(w["post_quant_conv"], in: lat, out: lat, kernel: 1),
@@ -138,17 +157,8 @@ public struct AutoencoderKL: Sendable {
 
         let e = w["encoder"]
         if requireEncoder || e.contains("conv_in.weight") {
-            var downs: [(resnets: [ResnetBlock2D], downsampler: Conv2d?)] = []
-            var out = ch[0]
-            for i in 0..<levels {
-                let input = out
-                out = ch[i]
-                let s = e["down_blocks.\(i)"]
-                let resnets = try (0..<config.layersPerBlock).map {
-                    try ResnetBlock2D(s["resnets.\($0)"], in: $0 == 0 ? input : out, out: out, temb: nil, groups: g, eps: 1e-6)
-                }
-                let ds = i < levels - 1 ? try Conv2d(s["downsamplers.0.conv"], in: out, out: out, kernel: 3, stride: 2, padding: 0) : nil
-                downs.append((resnets, ds))
+            let downs = try Self.levels(e, "down_blocks", channels: ch, resnets: config.layersPerBlock, groups: g) { s, c in
+                try Conv2d(s["downsamplers.0.conv"], in: c, out: c, kernel: 3, stride: 2, padding: 0)
             }
             encoder = Encoder(
                 convIn: try Conv2d(e["conv_in"], in: config.inChannels, out: ch[0], kernel: 3, padding: 1),
@@ -168,7 +178,7 @@ public struct AutoencoderKL: Sendable {
         h = decoder.mid(h)
         for block in decoder.up {
             for r in block.resnets { h = r(h, temb: nil) }
-            if let us = block.upsampler { h = us(Kernels.upsampleNearest(h)) }
+            if let us = block.resample { h = us(Kernels.upsampleNearest(h)) }
         }
         return decoder.convOut(decoder.normOut(h, silu: true))
     }
@@ -185,7 +195,7 @@ public struct AutoencoderKL: Sendable {
         var h = e.convIn(x)
         for block in e.down {
             for r in block.resnets { h = r(h, temb: nil) }
-            if let ds = block.downsampler { h = ds.paddedBottomRight(h) }
+            if let ds = block.resample { h = ds.paddedBottomRight(h) }
         }
         h = e.mid(h)
         let moments = e.quantConv(e.convOut(e.normOut(h, silu: true)))

@@ -2,7 +2,7 @@ import Foundation
 public import Tensor
 
 /// transformers `CLIPTextConfig`, the parts that shape the network.
-public struct CLIPTextConfig: Sendable, Equatable {
+public struct CLIPTextConfig: Sendable, Equatable, Decodable {
     public var vocabSize: Int
     public var hiddenSize: Int
     public var intermediateSize: Int
@@ -25,15 +25,20 @@ public struct CLIPTextConfig: Sendable, Equatable {
     }
 
     /// Reads `text_encoder/config.json`.
-    public init(_ c: ConfigFile) throws {
-        vocabSize = try c.int("vocab_size", default: 49408)
-        hiddenSize = try c.int("hidden_size", default: 512)
-        intermediateSize = try c.int("intermediate_size", default: 2048)
-        layers = try c.int("num_hidden_layers", default: 12)
-        heads = try c.int("num_attention_heads", default: 8)
-        maxPositions = try c.int("max_position_embeddings", default: 77)
-        activation = try c.string("hidden_act", default: "quick_gelu")
-        layerNormEps = Float(try c.double("layer_norm_eps", default: 1e-5))
+    /// - Throws: `ModelError` naming the file and the key that is malformed or unsupported.
+    public init(_ file: ConfigFile) throws { self = try file.decode() }
+
+    /// Decodes transformers' `CLIPTextConfig` keys, absent ones taking transformers' defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try ConfigReader(decoder, errors: .model)
+        vocabSize = try c("vocab_size", default: 49408)
+        hiddenSize = try c("hidden_size", default: 512)
+        intermediateSize = try c("intermediate_size", default: 2048)
+        layers = try c("num_hidden_layers", default: 12)
+        heads = try c("num_attention_heads", default: 8)
+        maxPositions = try c("max_position_embeddings", default: 77)
+        activation = try c("hidden_act", default: "quick_gelu")
+        layerNormEps = Float(try c("layer_norm_eps", default: 1e-5 as Double))
         guard ["quick_gelu", "gelu"].contains(activation) else {
             throw ModelError(code: .unsupported, origin: c.path, tensor: "hidden_act", message: "\(activation) is not supported (quick_gelu, gelu)")
         }

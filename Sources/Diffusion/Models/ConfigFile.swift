@@ -1,76 +1,39 @@
-import Foundation
+public import Foundation
 
-/// A JSON config file (`config.json`, `model_index.json`) with typed, error-reporting accessors.
-public struct ConfigFile: @unchecked Sendable {
+/// A model's JSON config file (`unet/config.json`, `vae/config.json`, `text_encoder/config.json`) read
+/// from disk, decoded with `JSONDecoder` into `UNetConfig`, `VAEConfig` or `CLIPTextConfig`.
+/// (`SchedulerConfig.load(path:)` reads `scheduler_config.json` the same way, with scheduler errors.)
+public struct ConfigFile: Sendable {
+    /// Where the bytes came from, for error messages.
     public let path: String
-    public let values: [String: Any]
+    /// The file's bytes.
+    public let data: Data
 
-    /// Reads and parses a JSON object from `path`.
+    /// Reads `path`.
+    /// - Throws: `ModelError.Code.missingFile` when the file is missing or unreadable.
     public init(path: String) throws {
-        self.path = path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelError(code: .missingFile, origin: path, message: "config file is missing or unreadable")
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data), let dict = object as? [String: Any] else {
-            throw ModelError(code: .badConfig, origin: path, message: "is not a JSON object")
-        }
-        values = dict
+        self.init(data: data, path: path)
     }
 
-    /// A config from an in-memory dictionary.
-    public init(values: [String: Any], path: String = "<config>") {
-        self.values = values
+    /// A config from bytes in memory.
+    public init(data: Data, path: String = "<config>") {
         self.path = path
+        self.data = data
     }
 
-    public func has(_ key: String) -> Bool { values[key] != nil && !(values[key] is NSNull) }
-
-    public func int(_ key: String, default value: Int? = nil) throws -> Int {
-        if let n = values[key] as? NSNumber, n.doubleValue == n.doubleValue.rounded() { return n.intValue }
-        if !has(key), let value { return value }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: has(key) ? "must be an integer, got \(values[key]!)" : "is required")
-    }
-
-    public func double(_ key: String, default value: Double? = nil) throws -> Double {
-        if let n = values[key] as? NSNumber { return n.doubleValue }
-        if !has(key), let value { return value }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: has(key) ? "must be a number" : "is required")
-    }
-
-    public func bool(_ key: String, default value: Bool) throws -> Bool {
-        if !has(key) { return value }
-        if let b = values[key] as? Bool { return b }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: "must be true or false")
-    }
-
-    public func string(_ key: String, default value: String? = nil) throws -> String {
-        if let s = values[key] as? String { return s }
-        if !has(key), let value { return value }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: has(key) ? "must be a string" : "is required")
-    }
-
-    public func ints(_ key: String, default value: [Int]? = nil) throws -> [Int] {
-        if let a = values[key] as? [NSNumber] { return a.map(\.intValue) }
-        if !has(key), let value { return value }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: has(key) ? "must be a list of integers" : "is required")
-    }
-
-    public func strings(_ key: String, default value: [String]? = nil) throws -> [String] {
-        if let a = values[key] as? [String] { return a }
-        if !has(key), let value { return value }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: has(key) ? "must be a list of strings" : "is required")
-    }
-
-    /// An int or a per-level list of ints, expanded to `levels` entries.
-    public func intOrList(_ key: String, levels: Int, default value: Int? = nil) throws -> [Int] {
-        if let n = values[key] as? NSNumber { return Array(repeating: n.intValue, count: levels) }
-        if let a = values[key] as? [NSNumber] {
-            guard a.count == levels else {
-                throw ModelError(code: .badConfig, origin: path, tensor: key, message: "has \(a.count) entries but the model has \(levels) levels")
-            }
-            return a.map(\.intValue)
+    /// The model config `T` this file holds.
+    /// - Throws: `ModelError.Code.badConfig` naming this file and the key that is missing or malformed
+    ///   (the decoding error kept as `underlying`), or the config's own `ModelError` for an
+    ///   unsupported architecture.
+    public func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        do {
+            return try ConfigReader.decoder(path: path).decode(T.self, from: data)
+        } catch let error as DecodingError {
+            // Configs report their own keys; only the top level fails here: the bytes are not JSON.
+            throw ConfigReader.Errors.model.notAnObject(path: path, underlying: error)
         }
-        if !has(key), let value { return Array(repeating: value, count: levels) }
-        throw ModelError(code: .badConfig, origin: path, tensor: key, message: "must be an integer or a list of \(levels) integers")
     }
 }

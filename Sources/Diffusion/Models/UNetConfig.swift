@@ -1,5 +1,5 @@
 /// The parts of diffusers' `UNet2DConditionModel` config that shape the network.
-public struct UNetConfig: Sendable, Equatable {
+public struct UNetConfig: Sendable, Equatable, Decodable {
     public var sampleSize: Int
     public var inChannels: Int
     public var outChannels: Int
@@ -40,11 +40,16 @@ public struct UNetConfig: Sendable, Equatable {
     }
 
     /// Reads `unet/config.json`.
-    public init(_ c: ConfigFile) throws {
-        let blocks = try c.ints("block_out_channels")
+    /// - Throws: `ModelError` naming the file and the key that is missing, malformed or unsupported.
+    public init(_ file: ConfigFile) throws { self = try file.decode() }
+
+    /// Decodes diffusers' `UNet2DConditionModel` config keys, absent ones taking diffusers' defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try ConfigReader(decoder, errors: .model)
+        let blocks: [Int] = try c.required("block_out_channels")
         let levels = blocks.count
-        let down = try c.strings("down_block_types")
-        let up = try c.strings("up_block_types")
+        let down: [String] = try c.required("down_block_types")
+        let up: [String] = try c.required("up_block_types")
         guard down.count == levels, up.count == levels, levels >= 1 else {
             throw ModelError(code: .badConfig, origin: c.path, tensor: "down_block_types",
                              message: "need one down and one up block type per entry of block_out_channels (\(levels))")
@@ -59,32 +64,32 @@ public struct UNetConfig: Sendable, Equatable {
         }
         downHasAttention = try attention(down, known: ["CrossAttnDownBlock2D": true, "DownBlock2D": false], key: "down_block_types")
         upHasAttention = try attention(up, known: ["CrossAttnUpBlock2D": true, "UpBlock2D": false], key: "up_block_types")
-        sampleSize = try c.int("sample_size", default: 64)
-        inChannels = try c.int("in_channels", default: 4)
-        outChannels = try c.int("out_channels", default: 4)
+        sampleSize = try c("sample_size", default: 64)
+        inChannels = try c("in_channels", default: 4)
+        outChannels = try c("out_channels", default: 4)
         blockOutChannels = blocks
-        layersPerBlock = try c.int("layers_per_block", default: 2)
+        layersPerBlock = try c("layers_per_block", default: 2)
         if c.has("num_attention_heads") {
             heads = try c.intOrList("num_attention_heads", levels: levels)
         } else {
             heads = try c.intOrList("attention_head_dim", levels: levels, default: 8)
         }
-        crossAttentionDim = try c.int("cross_attention_dim", default: 1280)
-        normGroups = try c.int("norm_num_groups", default: 32)
-        normEps = Float(try c.double("norm_eps", default: 1e-5))
-        linearProjection = try c.bool("use_linear_projection", default: false)
-        transformerLayers = try c.int("transformer_layers_per_block", default: 1)
-        let mid = try c.string("mid_block_type", default: "UNetMidBlock2DCrossAttn")
+        crossAttentionDim = try c("cross_attention_dim", default: 1280)
+        normGroups = try c("norm_num_groups", default: 32)
+        normEps = Float(try c("norm_eps", default: 1e-5 as Double))
+        linearProjection = try c("use_linear_projection", default: false)
+        transformerLayers = try c("transformer_layers_per_block", default: 1)
+        let mid = try c("mid_block_type", default: "UNetMidBlock2DCrossAttn")
         guard mid == "UNetMidBlock2DCrossAttn" else {
             throw ModelError(code: .unsupported, origin: c.path, tensor: "mid_block_type", message: "\(mid) is not supported")
         }
         midHasAttention = true
-        flipSinToCos = try c.bool("flip_sin_to_cos", default: true)
-        freqShift = try c.double("freq_shift", default: 0)
+        flipSinToCos = try c("flip_sin_to_cos", default: true)
+        freqShift = try c("freq_shift", default: 0 as Double)
         for key in ["class_embed_type", "addition_embed_type", "encoder_hid_dim"] where c.has(key) {
             throw ModelError(code: .unsupported, origin: c.path, tensor: key, message: "SDXL-style conditioning is not supported")
         }
-        if try c.string("resnet_time_scale_shift", default: "default") != "default" || (try c.bool("center_input_sample", default: false)) {
+        if try c("resnet_time_scale_shift", default: "default") != "default" || (try c("center_input_sample", default: false)) {
             throw ModelError(code: .unsupported, origin: c.path, message: "resnet_time_scale_shift/center_input_sample variants are not supported")
         }
     }

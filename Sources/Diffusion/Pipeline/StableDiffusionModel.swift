@@ -4,7 +4,7 @@ import RenderFormat
 
 /// Everything needed to render with one checkpoint: tokenizer, text encoder, UNet, VAE and scheduler
 /// config, loaded from a diffusers folder or a single original-layout `.safetensors` file.
-public final class StableDiffusionModel: @unchecked Sendable {
+public final class StableDiffusionModel: Sendable {
     /// The path the user gave.
     public let path: String
     /// A short display name (folder or file name).

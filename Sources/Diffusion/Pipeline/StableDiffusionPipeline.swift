@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 public import Imaging
 public import Logging
 public import RenderFormat
@@ -14,36 +15,40 @@ public import Tensor
 /// `latents / scaling_factor` → `round(clamp(x/2 + 0.5) · 255)`. Image-to-image replaces the initial
 /// noise: VAE-encode the picture, sample the latent (`randn`), scale, `randn` noise, `add_noise` at the
 /// first step that `strength` leaves, then run the remaining steps.
-public final class StableDiffusionPipeline: @unchecked Sendable {
+public final class StableDiffusionPipeline: Sendable {
     public let model: StableDiffusionModel
     let logger: Logger
-    private var embeddingCache: [String: Tensor] = [:]
-    private var cacheOrder: [String] = []
-    private let cacheLock = NSLock()
+    /// Prompt embeddings by text, oldest first in `order`.
+    private struct EmbeddingCache {
+        var embeddings: [String: Tensor] = [:]
+        var order: [String] = []
+    }
+    private let embeddingCache = Mutex(EmbeddingCache())
     /// How many prompt embeddings to keep (workers render grids that reuse prompts).
-    public var embeddingCacheSize = 64
+    public let embeddingCacheSize: Int
 
-    public init(model: StableDiffusionModel, logger: Logger = Logger(label: "sdfarm.pipeline")) {
+    /// - Parameter embeddingCacheSize: how many prompt embeddings `encode` keeps.
+    public init(model: StableDiffusionModel, logger: Logger = Logger(label: "sdfarm.pipeline"), embeddingCacheSize: Int = 64) {
         self.model = model
         self.logger = logger
+        self.embeddingCacheSize = embeddingCacheSize
     }
 
     /// The text encoder's `last_hidden_state` for `text`, [1, 77, D], cached by text.
     public func encode(_ text: String) throws -> Tensor {
-        cacheLock.lock()
-        if let hit = embeddingCache[text] { cacheLock.unlock(); return hit }
-        cacheLock.unlock()
+        if let hit = embeddingCache.withLock({ $0.embeddings[text] }) { return hit }
         let tokens = model.tokenizer.tokenize(text, maxLength: model.textEncoder.config.maxPositions)
         if tokens.truncatedTokens > 0 {
             logger.warning("prompt is longer than the text encoder's \(model.textEncoder.config.maxPositions) tokens; the end was dropped",
                            metadata: ["dropped.tokens": "\(tokens.truncatedTokens)", "prompt": "\(text.prefix(80))"])
         }
         let embedding = try model.textEncoder([tokens.ids])
-        cacheLock.lock()
-        embeddingCache[text] = embedding
-        cacheOrder.append(text)
-        if cacheOrder.count > embeddingCacheSize { embeddingCache[cacheOrder.removeFirst()] = nil }
-        cacheLock.unlock()
+        let limit = embeddingCacheSize
+        embeddingCache.withLock { cache in
+            cache.embeddings[text] = embedding
+            cache.order.append(text)
+            if cache.order.count > limit { cache.embeddings[cache.order.removeFirst()] = nil }
+        }
         return embedding
     }
 

@@ -49,37 +49,26 @@ public enum FloatConversion {
         let n = destination.count
         precondition(source.count == n * dtype.byteSize, "byte count does not match element count")
         guard n > 0, let out = destination.baseAddress, let base = source.baseAddress else { return }
+        /// `out[i] = f(element i)` over elements of `T`, read unaligned.
+        func each<T: BitwiseCopyable>(_: T.Type, _ f: (T) -> Float) {
+            for i in 0..<n { out[i] = f(base.loadUnaligned(fromByteOffset: MemoryLayout<T>.size * i, as: T.self)) }
+        }
         switch dtype {
-        case .f32:
-            UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: n * 4)
-        case .f16:
-            for i in 0..<n { out[i] = float(fromHalfBits: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        case .bf16:
-            for i in 0..<n { out[i] = float(fromBFloat16Bits: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        case .f64:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
-        case .f8e4m3:
-            for i in 0..<n { out[i] = float(fromE4M3: base.load(fromByteOffset: i, as: UInt8.self)) }
-        case .f8e5m2:
-            for i in 0..<n { out[i] = float(fromE5M2: base.load(fromByteOffset: i, as: UInt8.self)) }
-        case .i64:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
-        case .i32:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
-        case .i16:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)) }
-        case .i8:
-            for i in 0..<n { out[i] = Float(base.load(fromByteOffset: i, as: Int8.self)) }
-        case .u64:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) }
-        case .u32:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
-        case .u16:
-            for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-        case .u8:
-            for i in 0..<n { out[i] = Float(base.load(fromByteOffset: i, as: UInt8.self)) }
-        case .bool:
-            for i in 0..<n { out[i] = base.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
+        case .f32: UnsafeMutableRawPointer(out).copyMemory(from: base, byteCount: n * 4)
+        case .f16: each(UInt16.self, float(fromHalfBits:))
+        case .bf16: each(UInt16.self, float(fromBFloat16Bits:))
+        case .f64: each(Double.self) { Float($0) }
+        case .f8e4m3: each(UInt8.self, float(fromE4M3:))
+        case .f8e5m2: each(UInt8.self, float(fromE5M2:))
+        case .i64: each(Int64.self) { Float($0) }
+        case .i32: each(Int32.self) { Float($0) }
+        case .i16: each(Int16.self) { Float($0) }
+        case .i8: each(Int8.self) { Float($0) }
+        case .u64: each(UInt64.self) { Float($0) }
+        case .u32: each(UInt32.self) { Float($0) }
+        case .u16: each(UInt16.self) { Float($0) }
+        case .u8: each(UInt8.self) { Float($0) }
+        case .bool: each(UInt8.self) { $0 != 0 ? 1 : 0 }
         }
     }
 }

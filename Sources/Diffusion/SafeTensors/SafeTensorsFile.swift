@@ -10,6 +10,7 @@ import Darwin
 /// Tensors are converted to float32 on request; `rawBytes` gives the stored bytes without a copy.
 /// Pickle checkpoints (`.ckpt`, `.pt`, `.pth`, `.bin`, or zip/pickle content) are refused: loading
 /// them means unpickling, which runs arbitrary code.
+// reason: every stored property is a let, and `mapping` is a PROT_READ mapping unmapped only in deinit.
 public final class SafeTensorsFile: @unchecked Sendable {
     /// The file's path as given.
     public let path: String
@@ -102,7 +103,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
-    /// The stored bytes of the named tensor; valid while this object lives.
+    /// Calls `body` with the stored bytes of the named tensor, without a copy; the pointer must not
+    /// be kept past `body`.
+    /// - Throws: `SafeTensorsError.Code.missingTensor` naming the tensor and the file, or what `body` throws.
+    public func withRawBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let bytes = UnsafeRawBufferPointer(rebasing: mapping[try requireInfo(name).byteRange])
+        return try withExtendedLifetime(self) { try body(bytes) }
+    }
+
+    /// The stored bytes of the named tensor; valid only while this object lives.
+    ///
+    /// Prefer `withRawBytes`, which cannot outlive the mapping; this remains for callers not yet moved.
     /// - Throws: `SafeTensorsError.Code.missingTensor` naming the tensor and the file.
     public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: mapping[try requireInfo(name).byteRange])

@@ -21,8 +21,8 @@ public struct SafeTensorsHeader: Sendable {
     ///   - path: the file's path, for error messages.
     /// - Throws: `SafeTensorsError` naming the first problem found.
     public static func parse(file: UnsafeRawBufferPointer, path: String) throws(SafeTensorsError) -> SafeTensorsHeader {
-        func fail(_ code: SafeTensorsError.Code, _ tensor: String? = nil, _ message: String) -> SafeTensorsError {
-            SafeTensorsError(code, path: path, tensor: tensor, message: message)
+        func fail(_ code: SafeTensorsError.Code, _ tensor: String? = nil, _ message: String, underlying: (any Error)? = nil) -> SafeTensorsError {
+            SafeTensorsError(code, path: path, tensor: tensor, message: message, underlying: underlying)
         }
         let damaged = "the file is damaged or not a safetensors file; download or convert it again"
         guard file.count >= 8 else {
@@ -41,7 +41,7 @@ public struct SafeTensorsHeader: Sendable {
         do {
             json = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: file[8..<(8 + headerLength)]))
         } catch {
-            throw fail(.invalidJSON, nil, "the header is not valid JSON (\(error.message) at header byte \(error.offset)); \(damaged)")
+            throw fail(.invalidJSON, nil, "the header is not valid JSON (\(error.message) at header byte \(error.offset)); \(damaged)", underlying: error)
         }
         guard case .object(let entries) = json else {
             throw fail(.headerNotObject, nil, "the header is \(json.kindName), not a JSON object of tensors; \(damaged)")

@@ -27,7 +27,8 @@ public struct SafeTensorsWriter {
             throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw SafeTensorsError(.writeFailed, path: path, message: "cannot write the file (\(error.localizedDescription)); check that the folder exists and is writable")
+            throw SafeTensorsError(.writeFailed, path: path, message: "cannot write the file (\(error.localizedDescription)); check that the folder exists and is writable",
+                                   underlying: error)
         }
     }
 

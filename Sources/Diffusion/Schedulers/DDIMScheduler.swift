@@ -15,7 +15,7 @@ public struct DDIMScheduler: Scheduler, Sendable {
     /// ᾱ before the first training step: 1 with `set_alpha_to_one`, else ᾱ₀.
     public let finalAlphaCumprod: Float
     let stepRatio: Int
-    let predictionType: String
+    let predictionType: PredictionType
     let clipRange: Float?
 
     /// Sets up `steps` steps for `config` (absent `timestep_spacing` → `leading`).
@@ -25,7 +25,7 @@ public struct DDIMScheduler: Scheduler, Sendable {
         alphasCumprod = NoiseSchedule.alphasCumprod(config)
         finalAlphaCumprod = (config.setAlphaToOne ?? true) ? 1 : alphasCumprod[0]
         stepRatio = config.numTrainTimesteps / steps
-        let spacing = config.timestepSpacing ?? "leading"
+        let spacing = config.timestepSpacing ?? .leading
         let raw = NoiseSchedule.spacedTimesteps(spacing: spacing, steps: steps, config: config)
         // diffusers rounds (half to even) and casts to int64.
         trainingTimesteps = raw.map { Int($0.rounded(.toNearestOrEven)) }
@@ -50,29 +50,26 @@ public struct DDIMScheduler: Scheduler, Sendable {
         let sqrtAlpha = alphaT.squareRoot(), sqrtBeta = betaT.squareRoot()
         let sqrtAlphaPrev = alphaPrev.squareRoot()
         let direction = (1 - alphaPrev).squareRoot()
-        let prediction = predictionType
         let clip = clipRange
-        return Tensor(shape: sample.shape) { out in
-            sample.withUnsafeBufferPointer { x in
-                modelOutput.withUnsafeBufferPointer { m in
-                    for i in 0..<out.count {
-                        var x0: Float, eps: Float
-                        switch prediction {
-                        case "v_prediction":
-                            x0 = sqrtAlpha * x[i] - sqrtBeta * m[i]
-                            eps = sqrtAlpha * m[i] + sqrtBeta * x[i]
-                        case "sample":
-                            x0 = m[i]
-                            eps = (x[i] - sqrtAlpha * x0) / sqrtBeta
-                        default:
-                            x0 = (x[i] - sqrtBeta * m[i]) / sqrtAlpha
-                            eps = m[i]
+        /// `x' = √ᾱ_prev·clip(x̂₀) + √(1−ᾱ_prev)·ε`, with (x̂₀, ε) from (x, m) by `predict`.
+        func update(_ predict: (_ x: Float, _ m: Float) -> (x0: Float, eps: Float)) -> Tensor {
+            Tensor(shape: sample.shape) { out in
+                sample.withUnsafeBufferPointer { x in
+                    modelOutput.withUnsafeBufferPointer { m in
+                        for i in 0..<out.count {
+                            var (x0, eps) = predict(x[i], m[i])
+                            if let clip { x0 = min(max(x0, -clip), clip) }
+                            out[i] = sqrtAlphaPrev * x0 + direction * eps
                         }
-                        if let clip { x0 = min(max(x0, -clip), clip) }
-                        out[i] = sqrtAlphaPrev * x0 + direction * eps
                     }
                 }
             }
+        }
+        // The prediction type is chosen once per step, not per element.
+        switch predictionType {
+        case .vPrediction: return update { x, m in (sqrtAlpha * x - sqrtBeta * m, sqrtAlpha * m + sqrtBeta * x) }
+        case .sample: return update { x, m in (m, (x - sqrtAlpha * m) / sqrtBeta) }
+        case .epsilon: return update { x, m in ((x - sqrtBeta * m) / sqrtAlpha, m) }
         }
     }
 }

@@ -16,7 +16,7 @@ public struct DPMSolverMultistepScheduler: Scheduler, Sendable {
     /// σ per step plus the final σ (0, or σ_min with `final_sigmas_type: sigma_min`).
     public let sigmas: [Float]
     public var initNoiseSigma: Float { 1 }
-    let predictionType: String
+    let predictionType: PredictionType
     let heun: Bool
     let lowerOrderFinal: Bool
     let eulerAtFinal: Bool
@@ -31,33 +31,25 @@ public struct DPMSolverMultistepScheduler: Scheduler, Sendable {
     /// - Throws: `SchedulerError` for a step count outside 1…num_train_timesteps or an unsupported config.
     public init(config: SchedulerConfig, steps: Int, karras: Bool) throws {
         try NoiseSchedule.validate(steps: steps, config: config)
-        func unsupported(_ key: String, _ message: String) -> SchedulerError {
-            SchedulerError(.invalidConfig, context: key, message: message)
+        guard !config.thresholding else {
+            throw SchedulerError(.invalidConfig, context: "thresholding", message: "DPM++ with thresholding is not supported; set thresholding to false")
         }
-        guard !config.thresholding else { throw unsupported("thresholding", "DPM++ with thresholding is not supported; set thresholding to false") }
-        guard ["midpoint", "heun"].contains(config.solverType) else {
-            throw unsupported("solver_type", "solver_type '\(config.solverType)' is not supported; use midpoint or heun")
-        }
-        guard ["zero", "sigma_min"].contains(config.finalSigmasType) else {
-            throw unsupported("final_sigmas_type", "final_sigmas_type '\(config.finalSigmasType)' is not supported; use zero or sigma_min")
-        }
-        guard ["epsilon", "v_prediction", "sample"].contains(config.predictionType) else {
-            throw unsupported("prediction_type", "prediction_type '\(config.predictionType)' is not supported by DPM++; use epsilon, v_prediction or sample")
-        }
+        if let error = config.unsupported("solver_type", SolverType.self) { throw error }
+        if let error = config.unsupported("final_sigmas_type", FinalSigmasType.self) { throw error }
         let train = config.numTrainTimesteps
         let alphas = NoiseSchedule.alphasCumprod(config)
         let table: [Float] = alphas.map { a in ((1 - a) / a).squareRoot() }
         var steps64: [Double]
-        switch config.timestepSpacing ?? "linspace" {
-        case "linspace":
+        switch config.timestepSpacing ?? .linspace {
+        case .linspace:
             steps64 = NoiseSchedule.numpyLinspace(to: Double(train - 1), count: steps + 1).map { $0.rounded(.toNearestOrEven) }.reversed()
             steps64.removeLast()
-        case "leading":
+        case .leading:
             let ratio = train / (steps + 1)
             steps64 = (0...steps).reversed().map { Double($0 * ratio) }
             steps64.removeLast()
             steps64 = steps64.map { $0 + Double(config.stepsOffset) }
-        default:  // trailing
+        case .trailing:
             steps64 = NoiseSchedule.numpyArangeDown(from: Double(train), step: Double(train) / Double(steps)).map { $0.rounded(.toNearestOrEven) - 1 }
         }
         var sigmaList: [Float]
@@ -65,7 +57,7 @@ public struct DPMSolverMultistepScheduler: Scheduler, Sendable {
             let karrasSigmas = EulerSchedule.karrasSigmas(min: Double(table[0]), max: Double(table[train - 1]), count: steps)
             let logTable: [Float] = table.map { logf($0) }
             steps64 = karrasSigmas.map { EulerSchedule.timestep(forSigma: $0, logTable: logTable) }
-            if config.betaSchedule != "squaredcos_cap_v2" { steps64 = steps64.map { $0.rounded(.toNearestOrEven) } }
+            if config.betaSchedule != .squaredcosCapV2 { steps64 = steps64.map { $0.rounded(.toNearestOrEven) } }
             sigmaList = karrasSigmas.map { Float($0) }
         } else {
             sigmaList = steps64.map { Float(EulerSchedule.interpolate($0, table)) }
@@ -77,11 +69,11 @@ public struct DPMSolverMultistepScheduler: Scheduler, Sendable {
                                  message: "timestep \(t) falls outside 0..<\(train) with steps_offset \(config.stepsOffset) and \(steps) steps; use fewer steps or fix steps_offset")
         }
         timesteps = integral.map(Float.init)
-        finalSigmaIsZero = config.finalSigmasType == "zero"
+        finalSigmaIsZero = config.finalSigmasType == .zero
         sigmaList.append(finalSigmaIsZero ? 0 : table[0])
         sigmas = sigmaList
         predictionType = config.predictionType
-        heun = config.solverType == "heun"
+        heun = config.solverType == .heun
         lowerOrderFinal = config.lowerOrderFinal
         eulerAtFinal = config.eulerAtFinal
     }
@@ -101,13 +93,11 @@ public struct DPMSolverMultistepScheduler: Scheduler, Sendable {
         let count = timesteps.count
         let finalFirstOrder = i == count - 1 && (eulerAtFinal || (lowerOrderFinal && count < 15) || finalSigmaIsZero)
         let current = Self.alphaSigma(sigmas[i])
-        let prediction = predictionType
-        let x0 = sample.combined(with: modelOutput) { x, m in
-            switch prediction {
-            case "v_prediction": current.alpha * x - current.sigma * m
-            case "sample": m
-            default: (x - current.sigma * m) / current.alpha
-            }
+        // The prediction type is chosen once per step, not per element.
+        let x0 = switch predictionType {
+        case .vPrediction: sample.combined(with: modelOutput) { x, m in current.alpha * x - current.sigma * m }
+        case .sample: modelOutput
+        case .epsilon: sample.combined(with: modelOutput) { x, m in (x - current.sigma * m) / current.alpha }
         }
         previousPrediction = lastPrediction
         lastPrediction = x0

@@ -6,38 +6,20 @@ public import Tensor
 /// σ = √((1−ᾱ)/ᾱ) interpolated linearly at the (float) timesteps and rounded to float32, 0 appended;
 /// input scaled by 1/√(σ²+1); `x' = x + ((x − x̂₀)/σ)·(σ_next − σ)`. `use_karras_sigmas` is honoured
 /// (no fixture covers it yet); Euler a, like diffusers' class, ignores that key.
-public struct EulerDiscreteScheduler: Scheduler, Sendable {
-    public let timesteps: [Float]
-    /// σ per step plus the final 0.
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    let predictionType: String
+public struct EulerDiscreteScheduler: SigmaScheduler, Sendable {
+    public let schedule: EulerSchedule
 
     /// Sets up `steps` steps for `config` (absent `timestep_spacing` → `linspace`).
     /// - Throws: `SchedulerError` for a step count outside 1…num_train_timesteps or an unsupported config.
     public init(config: SchedulerConfig, steps: Int) throws {
-        try NoiseSchedule.validate(steps: steps, config: config)
-        guard config.interpolationType == "linear" else {
-            throw SchedulerError(.invalidConfig, context: "interpolation_type", message: "interpolation_type '\(config.interpolationType)' is not supported; use linear")
-        }
-        (timesteps, sigmas, initNoiseSigma) = EulerSchedule.make(config: config, steps: steps, karras: config.useKarrasSigmas)
-        predictionType = config.predictionType
-    }
-
-    public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-        EulerSchedule.scaleModelInput(sample, sigma: sigmas[stepIndex])
+        schedule = try EulerSchedule(config: config, steps: steps, karras: config.useKarrasSigmas)
+        if let error = config.unsupported("interpolation_type", InterpolationType.self) { throw error }
     }
 
     public mutating func step(modelOutput: Tensor, stepIndex: Int, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
         let sigma = sigmas[stepIndex]
         let dt: Float = sigmas[stepIndex + 1] - sigma
-        let d = EulerSchedule.derivative(sample: sample, modelOutput: modelOutput, sigma: sigma, predictionType: predictionType)
+        let d = schedule.derivative(sample: sample, modelOutput: modelOutput, stepIndex: stepIndex)
         return sample.combined(with: d) { x, d in x + d * dt }
-    }
-}
-
-extension EulerDiscreteScheduler {
-    public func addNoise(_ original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
-        Self.noised(original, noise: noise, sigma: sigmas[stepIndex])
     }
 }

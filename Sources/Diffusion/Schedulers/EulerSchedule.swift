@@ -1,30 +1,48 @@
 import Foundation
 import Tensor
 
-/// The timestep/σ tables shared by the Euler family.
-enum EulerSchedule {
-    /// Timesteps (float32), σ per step with 0 appended, and the initial noise scale.
+/// The timestep/σ tables shared by the Euler family (Euler, Euler a, LMS), set up for one run, and the
+/// table helpers DPM-Solver++ shares too.
+public struct EulerSchedule: Sendable {
+    /// The value passed to the UNet as `t`, per step (float32).
+    public let timesteps: [Float]
+    /// σ per step plus the final 0.
+    public let sigmas: [Float]
+    /// Factor for the initial Gaussian latents.
+    public let initNoiseSigma: Float
+    let predictionType: PredictionType
+
+    /// Sets up `steps` steps for `config` (absent `timestep_spacing` → `linspace`).
     /// - Parameter karras: replace the σs by Karras et al.'s ρ = 7 schedule between the same end points
     ///   and map them back to (fractional) timesteps, as `EulerDiscreteScheduler(use_karras_sigmas=True)` does.
-    static func make(config: SchedulerConfig, steps: Int, karras: Bool = false) -> (timesteps: [Float], sigmas: [Float], initNoiseSigma: Float) {
-        let spacing = config.timestepSpacing ?? "linspace"
+    /// - Throws: `SchedulerError` for a step count outside 1…num_train_timesteps or an unsupported config.
+    init(config: SchedulerConfig, steps: Int, karras: Bool = false) throws {
+        try NoiseSchedule.validate(steps: steps, config: config)
+        let spacing = config.timestepSpacing ?? .linspace
         // Integral values below 2²⁴ in every spacing but linspace, so float32 casts are exact.
         let raw = NoiseSchedule.spacedTimesteps(spacing: spacing, steps: steps, config: config)
         var timesteps = raw.map { Float($0) }
         let alphas = NoiseSchedule.alphasCumprod(config)
         // ((1 − ᾱ)/ᾱ)^0.5 in float32, as torch computes the table.
         let table: [Float] = alphas.map { a in ((1 - a) / a).squareRoot() }
-        var interpolated = timesteps.map { interpolate(Double($0), table) }
+        var interpolated = timesteps.map { Self.interpolate(Double($0), table) }
         if karras, let sigmaMax = interpolated.first, let sigmaMin = interpolated.last {
-            interpolated = karrasSigmas(min: sigmaMin, max: sigmaMax, count: interpolated.count)
+            interpolated = Self.karrasSigmas(min: sigmaMin, max: sigmaMax, count: interpolated.count)
             let logTable: [Float] = table.map { logf($0) }
-            timesteps = interpolated.map { Float(timestep(forSigma: $0, logTable: logTable)) }
+            timesteps = interpolated.map { Float(Self.timestep(forSigma: $0, logTable: logTable)) }
         }
         var sigmas = interpolated.map { Float($0) }
         sigmas.append(0)
         let maxSigma = sigmas.max() ?? 0
-        let initNoiseSigma: Float = spacing == "leading" ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
-        return (timesteps, sigmas, initNoiseSigma)
+        self.timesteps = timesteps
+        self.sigmas = sigmas
+        initNoiseSigma = spacing == .leading ? (maxSigma * maxSigma + 1).squareRoot() : maxSigma
+        predictionType = config.predictionType
+    }
+
+    /// The ODE derivative `d = (x − x̂₀)/σ` at step `stepIndex` (see the static `derivative`).
+    func derivative(sample: Tensor, modelOutput: Tensor, stepIndex: Int) -> Tensor {
+        Self.derivative(sample: sample, modelOutput: modelOutput, sigma: sigmas[stepIndex], predictionType: predictionType)
     }
 
     /// `np.interp(t, arange(len(table)), table)` in float64.
@@ -40,15 +58,15 @@ enum EulerSchedule {
 
     /// The ODE derivative `d = (x − x̂₀)/σ` shared by Euler, Euler a and LMS, with x̂₀ from the model
     /// output per prediction type (epsilon: `x − σ·m`; v: `m·(−σ/√(σ²+1)) + x/(σ²+1)`; sample: `m`), float32.
-    static func derivative(sample: Tensor, modelOutput: Tensor, sigma: Float, predictionType: String) -> Tensor {
+    static func derivative(sample: Tensor, modelOutput: Tensor, sigma: Float, predictionType: PredictionType) -> Tensor {
         precondition(modelOutput.shape == sample.shape, "model output \(modelOutput.shape) and sample \(sample.shape) differ")
         let vScale: Float = -sigma / (sigma * sigma + 1).squareRoot()
         let vDivisor: Float = sigma * sigma + 1
         // The prediction type is chosen once, not per element.
         switch predictionType {
-        case "v_prediction": return sample.combined(with: modelOutput) { x, m in (x - (m * vScale + x / vDivisor)) / sigma }
-        case "sample": return sample.combined(with: modelOutput) { x, m in (x - m) / sigma }
-        default: return sample.combined(with: modelOutput) { x, m in (x - (x - sigma * m)) / sigma }
+        case .vPrediction: return sample.combined(with: modelOutput) { x, m in (x - (m * vScale + x / vDivisor)) / sigma }
+        case .sample: return sample.combined(with: modelOutput) { x, m in (x - m) / sigma }
+        case .epsilon: return sample.combined(with: modelOutput) { x, m in (x - (x - sigma * m)) / sigma }
         }
     }
 

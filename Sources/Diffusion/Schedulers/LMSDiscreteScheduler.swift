@@ -10,25 +10,15 @@ import Foundation
 /// polynomial of degree ≤ 3, so this integrates it exactly in double precision.
 /// Like diffusers, the order is `min(stepIndex + 1, 4)` counted from the start of the whole schedule,
 /// even when image-to-image starts later with fewer stored derivatives.
-public struct LMSDiscreteScheduler: Scheduler, Sendable {
-    public let timesteps: [Float]
-    /// σ per step plus the final 0.
-    public let sigmas: [Float]
-    public let initNoiseSigma: Float
-    let predictionType: String
+public struct LMSDiscreteScheduler: SigmaScheduler, Sendable {
+    public let schedule: EulerSchedule
     static let order = 4
     var derivatives: [Tensor] = []
 
     /// Sets up `steps` steps for `config` (absent `timestep_spacing` → `linspace`; `use_karras_sigmas` honoured).
     /// - Throws: `SchedulerError` for a step count outside 1…num_train_timesteps or an unsupported config.
     public init(config: SchedulerConfig, steps: Int) throws {
-        try NoiseSchedule.validate(steps: steps, config: config)
-        (timesteps, sigmas, initNoiseSigma) = EulerSchedule.make(config: config, steps: steps, karras: config.useKarrasSigmas)
-        predictionType = config.predictionType
-    }
-
-    public func scaleModelInput(_ sample: Tensor, stepIndex: Int) -> Tensor {
-        EulerSchedule.scaleModelInput(sample, sigma: sigmas[stepIndex])
+        schedule = try EulerSchedule(config: config, steps: steps, karras: config.useKarrasSigmas)
     }
 
     /// ∫_{σᵢ}^{σᵢ₊₁} Π_{k≠j, k<order} (τ − σᵢ₋ₖ)/(σᵢ₋ⱼ − σᵢ₋ₖ) dτ.
@@ -54,8 +44,7 @@ public struct LMSDiscreteScheduler: Scheduler, Sendable {
     }
 
     public mutating func step(modelOutput: Tensor, stepIndex: Int, sample: Tensor, generator: inout TorchGenerator) -> Tensor {
-        let derivative = EulerSchedule.derivative(sample: sample, modelOutput: modelOutput, sigma: sigmas[stepIndex],
-                                                  predictionType: predictionType)
+        let derivative = schedule.derivative(sample: sample, modelOutput: modelOutput, stepIndex: stepIndex)
         derivatives.append(derivative)
         if derivatives.count > Self.order { derivatives.removeFirst() }
         let order = min(stepIndex + 1, Self.order)
@@ -68,9 +57,5 @@ public struct LMSDiscreteScheduler: Scheduler, Sendable {
         }
         guard let total else { return sample }
         return sample + total
-    }
-
-    public func addNoise(_ original: Tensor, noise: Tensor, stepIndex: Int) -> Tensor {
-        Self.noised(original, noise: noise, sigma: sigmas[stepIndex])
     }
 }

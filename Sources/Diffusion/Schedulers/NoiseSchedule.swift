@@ -36,9 +36,9 @@ enum NoiseSchedule {
             betas = trained.map { Float($0) }
         } else {
             switch config.betaSchedule {
-            case "scaled_linear":
+            case .scaledLinear:
                 betas = torchLinspace(Float(config.betaStart.squareRoot()), Float(config.betaEnd.squareRoot()), n).map { $0 * $0 }
-            case "squaredcos_cap_v2":
+            case .squaredcosCapV2:
                 // betas_for_alpha_bar with the cosine ᾱ(t) = cos²((t + 0.008)/1.008 · π/2), capped at 0.999.
                 func alphaBar(_ t: Double) -> Double {
                     let c = cos((t + 0.008) / 1.008 * Double.pi / 2)
@@ -47,7 +47,7 @@ enum NoiseSchedule {
                 betas = (0..<n).map { i in
                     Float(min(1 - alphaBar(Double(i + 1) / Double(n)) / alphaBar(Double(i) / Double(n)), 0.999))
                 }
-            default:
+            case .linear:
                 betas = torchLinspace(Float(config.betaStart), Float(config.betaEnd), n)
             }
         }
@@ -75,14 +75,14 @@ enum NoiseSchedule {
     }
 
     /// The training timesteps to sample at, largest first, as float64 before any integer cast.
-    static func spacedTimesteps(spacing: String, steps: Int, config: SchedulerConfig) -> [Double] {
+    static func spacedTimesteps(spacing: TimestepSpacing, steps: Int, config: SchedulerConfig) -> [Double] {
         let train = config.numTrainTimesteps
         switch spacing {
-        case "linspace":
+        case .linspace:
             return numpyLinspace(to: Double(train - 1), count: steps).reversed()
-        case "trailing":
+        case .trailing:
             return numpyArangeDown(from: Double(train), step: Double(train) / Double(steps)).map { $0.rounded(.toNearestOrEven) - 1 }
-        default:  // leading
+        case .leading:
             let ratio = train / steps
             return (0..<steps).reversed().map { Double($0 * ratio + config.stepsOffset) }
         }

@@ -17,7 +17,7 @@ public struct PNDMScheduler: Scheduler, Sendable {
     /// ᾱ before the first training step: 1 with `set_alpha_to_one`, else ᾱ₀.
     public let finalAlphaCumprod: Float
     let stepRatio: Int
-    let predictionType: String
+    let predictionType: PredictionType
     // Multistep state, as diffusers keeps it.
     var history: [Tensor] = []
     var counter = 0
@@ -28,14 +28,14 @@ public struct PNDMScheduler: Scheduler, Sendable {
     /// - Throws: `SchedulerError` for a step count outside 1…num_train_timesteps or an unsupported config.
     public init(config: SchedulerConfig, steps: Int) throws {
         try NoiseSchedule.validate(steps: steps, config: config)
-        guard ["epsilon", "v_prediction"].contains(config.predictionType) else {
+        guard config.predictionType != .sample else {
             throw SchedulerError(.invalidConfig, context: "prediction_type",
-                                 message: "PNDM supports prediction_type epsilon or v_prediction, not \(config.predictionType); pick another sampler")
+                                 message: "PNDM supports prediction_type epsilon or v_prediction, not \(config.predictionType.rawValue); pick another sampler")
         }
         alphasCumprod = NoiseSchedule.alphasCumprod(config)
         finalAlphaCumprod = (config.setAlphaToOne ?? false) ? 1 : alphasCumprod[0]
         stepRatio = config.numTrainTimesteps / steps
-        let spacing = config.timestepSpacing ?? "leading"
+        let spacing = config.timestepSpacing ?? .leading
         // Largest first; diffusers rounds half to even and casts to int64.
         let descending = NoiseSchedule.spacedTimesteps(spacing: spacing, steps: steps, config: config)
             .map { Int($0.rounded(.toNearestOrEven)) }
@@ -105,13 +105,18 @@ public struct PNDMScheduler: Scheduler, Sendable {
         let sampleCoeff: Float = (alphaPrev / alpha).squareRoot()
         let denominator: Float = alpha * betaPrev.squareRoot() + (alpha * beta * alphaPrev).squareRoot()
         let difference: Float = alphaPrev - alpha
-        let velocity = predictionType == "v_prediction"
+        let velocity = predictionType == .vPrediction
         return Tensor(shape: sample.shape) { out in
             sample.withUnsafeBufferPointer { x in
                 modelOutput.withUnsafeBufferPointer { m in
-                    for i in 0..<out.count {
-                        let eps = velocity ? sqrtAlpha * m[i] + sqrtBeta * x[i] : m[i]
-                        out[i] = sampleCoeff * x[i] - difference * eps / denominator
+                    // The prediction type is chosen once, not per element.
+                    if velocity {
+                        for i in 0..<out.count {
+                            let eps = sqrtAlpha * m[i] + sqrtBeta * x[i]
+                            out[i] = sampleCoeff * x[i] - difference * eps / denominator
+                        }
+                    } else {
+                        for i in 0..<out.count { out[i] = sampleCoeff * x[i] - difference * m[i] / denominator }
                     }
                 }
             }

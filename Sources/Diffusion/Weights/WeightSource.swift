@@ -54,7 +54,7 @@ public struct Weights: Sendable {
 }
 
 /// Tensors held in memory (tests, converted checkpoints).
-public final class InMemoryWeights: WeightSource, @unchecked Sendable {
+public final class InMemoryWeights: WeightSource, Sendable {
     public let origin: String
     private let tensors: [String: Tensor]
 
@@ -72,7 +72,7 @@ public final class InMemoryWeights: WeightSource, @unchecked Sendable {
 }
 
 /// A source whose names are rewritten before lookup (single-file checkpoints → diffusers names).
-public final class RenamedWeights: WeightSource, @unchecked Sendable {
+public final class RenamedWeights: WeightSource, Sendable {
     public let base: any WeightSource
     /// diffusers name → name in `base`.
     private let map: [String: String]
@@ -97,7 +97,7 @@ public final class RenamedWeights: WeightSource, @unchecked Sendable {
 
 /// Deterministic pseudo-random weights of whatever shape a layer asks for: benchmarks of full-size
 /// architectures without a checkpoint file. Values ~ U(−a, a) with a = √(3/fan_in), norm weights 1.
-public final class SyntheticWeights: WeightSource, @unchecked Sendable {
+public final class SyntheticWeights: WeightSource, Sendable {
     public let origin = "<synthetic weights>"
     public init() {}
     public func contains(_ name: String) -> Bool { true }

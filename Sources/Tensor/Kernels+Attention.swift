@@ -1,0 +1,47 @@
+/// Scaled dot-product attention over interleaved heads.
+extension Kernels {
+    /// Multi-head scaled dot-product attention.
+    ///
+    /// q [B, Nq, H·d], k and v [B, Nk, H·d] (heads interleaved in the channel dimension, as PyTorch's
+    /// Linear produces them) → [B, Nq, H·d]. Scores are computed in tiles of query rows so memory stays
+    /// at `tile × Nk` floats, never Nq × Nk × H. `causal` masks keys after the query position.
+    public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false) -> Tensor {
+        let bsz = q.shape[0], nq = q.shape[1], width = q.shape[2], nk = k.shape[1]
+        precondition(k.shape == [bsz, nk, width] && v.shape == k.shape && width % heads == 0,
+                     "attention: q \(q.shape) k \(k.shape) v \(v.shape) heads \(heads)")
+        let d = width / heads
+        let scale = Float(1 / Double(d).squareRoot())
+        let tile = max(1, min(nq, (4 << 20) / max(nk, 1)))
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: tile * nk)
+        defer { scores.deallocate() }
+        var out = Tensor(uninitializedShape: [bsz, nq, width])
+        out.withUnsafeMutableBufferPointer { po in
+            q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
+                for b in 0..<bsz { for h in 0..<heads {
+                    let qb = pq.baseAddress! + b * nq * width + h * d
+                    let kb = pk.baseAddress! + b * nk * width + h * d
+                    let vb = pv.baseAddress! + b * nk * width + h * d
+                    let ob = po.baseAddress! + b * nq * width + h * d
+                    var r0 = 0
+                    while r0 < nq {
+                        let rows = min(tile, nq - r0)
+                        BLAS.sgemm(transposeB: true, m: rows, n: nk, k: d, alpha: scale, a: qb + r0 * width, lda: width,
+                                   b: kb, ldb: width, c: scores, ldc: nk)
+                        for r in 0..<rows {
+                            let row = scores + r * nk
+                            let limit = causal ? min(nk, r0 + r + 1) : nk
+                            var m = -Float.infinity
+                            for j in 0..<limit { m = max(m, row[j]) }
+                            let inv = 1 / FastMath.expShiftedSum(row, count: limit, shift: m)
+                            for j in 0..<limit { row[j] *= inv }
+                            if limit < nk { (row + limit).update(repeating: 0, count: nk - limit) }
+                        }
+                        BLAS.sgemm(m: rows, n: d, k: nk, a: scores, lda: nk, b: vb, ldb: width, c: ob + r0 * width, ldc: width)
+                        r0 += rows
+                    }
+                } }
+            } } }
+        }
+        return out
+    }
+}
