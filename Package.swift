@@ -48,11 +48,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // What the tests share: one process runner, scratch directories, the repository's paths.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging"], exclude: ["Fixtures"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion"]),
-        .testTarget(name: "CLITests", dependencies: ["Imaging"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),
     ]
 )
 
