@@ -19,7 +19,7 @@ import Diffusion
     static let vocabFolder = Fixtures.repository.appendingPathComponent("weights/clip").path
     static let sd2Folder = Fixtures.path("models/tiny-sd-b/tokenizer")
 
-    @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    @Test("vocab.json and merges.txt give the reference ids and counts for every case", .enabled(if: hasFixtures, "needs tokenizer fixtures"))
     func vocabAndMergesGiveTheReferenceIdsAndCountsForEveryCase() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         #expect(tokenizer.bosTokenID == 49406 && tokenizer.eosTokenID == 49407 && tokenizer.padTokenID == 49407)
@@ -34,7 +34,7 @@ import Diffusion
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
-    @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    @Test("tokenizer.json with '!' padding gives the reference ids for every case", .enabled(if: hasFixtures, "needs tokenizer fixtures"))
     func tokenizerJSONWithExclamationPaddingGivesTheReferenceIdsForEveryCase() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.sd2Folder)
         #expect(tokenizer.padTokenID == 0)
@@ -45,13 +45,14 @@ import Diffusion
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("a model folder is accepted through its tokenizer subfolder", .enabled(if: hasFixtures, "needs the CLIP vocabulary"))
     func aModelFolderIsAcceptedThroughItsTokenizerSubfolder() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Fixtures.path("models/tiny-sd-b"))
         #expect(tokenizer.padTokenID == 0)
     }
 
-    @Test func aFolderWithoutTokenizerFilesGivesAClearError() throws {
+    @Test("a folder without tokenizer files gives a clear error")
+    func aFolderWithoutTokenizerFilesGivesAClearError() throws {
         let folder = TemporaryFolder()
         do {
             _ = try CLIPTokenizer.load(directory: folder.url.path)
@@ -68,7 +69,7 @@ import Diffusion
         }
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("5,000 random Unicode strings tokenize without crashing to valid ids", .enabled(if: hasFixtures, "needs the CLIP vocabulary"))
     func fiveThousandRandomUnicodeStringsTokenizeWithoutCrashingToValidIds() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         var rng = SplitMix64(seed: 77)
@@ -91,7 +92,7 @@ import Diffusion
         }
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("long prompts are truncated to 77 tokens ending in EOS", .enabled(if: hasFixtures, "needs the CLIP vocabulary"))
     func longPromptsAreTruncatedToSeventySevenEndingInEOS() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         let result = tokenizer.tokenize(String(repeating: "word ", count: 100))

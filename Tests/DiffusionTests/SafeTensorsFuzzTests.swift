@@ -61,7 +61,8 @@ import Diffusion
         return true
     }
 
-    @Test func twentyFiveThousandRandomAndMutatedHeadersNeverCrashOrHang() {
+    @Test("25,000 random and mutated headers never crash or hang")
+    func twentyFiveThousandRandomAndMutatedHeadersNeverCrashOrHang() {
         var rng = SplitMix64(seed: 0x5AFE_7E45)
         var parsed = 0, rejected = 0
         for iteration in 0..<25_000 {
@@ -96,7 +97,8 @@ import Diffusion
         #expect(parsed > 100 && rejected > 10_000, "parsed \(parsed), rejected \(rejected)")
     }
 
-    @Test func deeplyNestedAndHugeHeadersAreRejectedQuickly() {
+    @Test("deeply nested and huge headers are rejected quickly")
+    func deeplyNestedAndHugeHeadersAreRejectedQuickly() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(Self.check(safetensorsBytes(header: deep, data: [])))
         let deepObject = String(repeating: "{\"a\":", count: 50_000) + "1" + String(repeating: "}", count: 50_000)
@@ -106,7 +108,8 @@ import Diffusion
         #expect(header?.tensors.count == 20_000)
     }
 
-    @Test func headerStringsDecodeEscapesSurrogatesAndRejectInvalidUTF8() throws {
+    @Test("header strings decode escapes and surrogates and reject invalid UTF-8")
+    func headerStringsDecodeEscapesSurrogatesAndRejectInvalidUTF8() throws {
         func metadata(_ value: String) throws -> String? {
             try SafeTensorsHeader.parse(file: safetensorsBytes(header: "{\"__metadata__\":{\"k\":\(value)}}", data: [])).metadata["k"]
         }

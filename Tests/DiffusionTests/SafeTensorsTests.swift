@@ -36,7 +36,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 }
 
 @Suite struct SafeTensorsTests {
-    @Test func writtenTensorsReadBackUnchangedWithSortedNamesAndMetadata() throws {
+    @Test("written tensors read back unchanged, with sorted names and metadata")
+    func writtenTensorsReadBackUnchangedWithSortedNamesAndMetadata() throws {
         let folder = TemporaryFolder()
         let path = folder.path("a.safetensors")
         let a = Tensor(shape: [2, 3], values: [1, -2, 3.5, .infinity, 0, -0.0])
@@ -58,7 +59,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         }
     }
 
-    @Test func writingReplacesAnExistingFileAtomicallyAndRejectsDuplicateNames() throws {
+    @Test("writing replaces an existing file atomically and rejects duplicate names")
+    func writingReplacesAnExistingFileAtomicallyAndRejectsDuplicateNames() throws {
         let folder = TemporaryFolder()
         let path = folder.path("b.safetensors")
         try SafeTensorsWriter.write([("x", Tensor(shape: [1], values: [1]))], to: path)
@@ -69,7 +71,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(leftovers.isEmpty)
     }
 
-    @Test func halfPrecisionConvertsExactlyForEveryBitPattern() {
+    @Test("half precision converts exactly for every bit pattern")
+    func halfPrecisionConvertsExactlyForEveryBitPattern() {
         // Independent reference: value = (-1)^s · 2^(e−15) · (1 + m/1024), subnormals 2^−14 · m/1024.
         for bits in 0...0xFFFF {
             let h = UInt16(bits)
@@ -88,7 +91,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         }
     }
 
-    @Test func bfloat16AndFloat8ConvertExactly() {
+    @Test("bfloat16 and float8 convert exactly")
+    func bfloat16AndFloat8ConvertExactly() {
         #expect(FloatConversion.float(fromBFloat16Bits: 0x3F80) == 1)
         #expect(FloatConversion.float(fromBFloat16Bits: 0xC040) == -3)
         #expect(FloatConversion.float(fromBFloat16Bits: 0x7F80) == .infinity)
@@ -102,7 +106,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(FloatConversion.float(fromE5M2: 0x7C) == .infinity)
     }
 
-    @Test func everyStoredTypeIsReadAsFloat32() throws {
+    @Test("every stored type is read as float32")
+    func everyStoredTypeIsReadAsFloat32() throws {
         let folder = TemporaryFolder()
         // f16 [1, -2, 65504, 2^-24], bf16 [1, -0.5], f64 [0.1], i64 [-7], u8 [255], bool [0, 1]
         var data: [UInt8] = []
@@ -129,7 +134,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(file.info("h")?.byteRange.count == 8)
     }
 
-    @Test func convertingHundredsOfMegabytesOfHalfsIsFast() throws {
+    @Test("converting hundreds of megabytes of halfs is fast")
+    func convertingHundredsOfMegabytesOfHalfsIsFast() throws {
         // 64 Mi halfs = 128 MB (random bits, so many subnormals/NaNs); measured 0.36 s here including the
         // 256 MB output allocation. A branch-free variant (scale by 2¹¹²) measured 0.49 s and was not kept.
         let count = 64 << 20
@@ -146,7 +152,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     // MARK: - Corruption: each problem has its own error
 
-    @Test func missingFilesEmptyFilesAndFoldersAreReportedDistinctly() throws {
+    @Test("missing files, empty files and folders are reported distinctly")
+    func missingFilesEmptyFilesAndFoldersAreReportedDistinctly() throws {
         let folder = TemporaryFolder()
         expectCode(.fileNotFound) { _ = try SafeTensorsFile(path: folder.path("absent.safetensors")) }
         expectCode(.unreadable) { _ = try SafeTensorsFile(path: folder.url.path) }
@@ -162,7 +169,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         }
     }
 
-    @Test func pickleCheckpointsAreRefusedByExtensionAndByContent() throws {
+    @Test("pickle checkpoints are refused by extension and by content")
+    func pickleCheckpointsAreRefusedByExtensionAndByContent() throws {
         let folder = TemporaryFolder()
         for name in ["model.ckpt", "model.pt", "model.pth", "pytorch_model.bin"] {
             _ = FileManager.default.createFile(atPath: folder.path(name), contents: Data([0x80, 0x02, 0x7D, 0x71]))
@@ -181,13 +189,14 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(throws: Never.self) { _ = try SafeTensorsHeader.parse(file: safetensorsBytes(header: padded, data: [])) }
     }
 
-    @Test func headerLengthBeyondTheFileOrAbove100MBIsRejected() {
+    @Test("a header length beyond the file or above 100 MB is rejected")
+    func headerLengthBeyondTheFileOrAbove100MBIsRejected() {
         expectCode(.headerBeyondFile) { _ = try SafeTensorsHeader.parse(file: [100, 0, 0, 0, 0, 0, 0, 0] + Array("{}".utf8)) }
         expectCode(.headerTooLarge) { _ = try SafeTensorsHeader.parse(file: [0, 0, 0, 0, 1, 0, 0, 0, 0x7B, 0x7D]) }
         expectCode(.headerTooLarge) { _ = try SafeTensorsHeader.parse(file: [UInt8](repeating: 0xFF, count: 16)) }
     }
 
-    @Test(arguments: [
+    @Test("each header problem gets its own error code", arguments: [
         ("{\"a\":", SafeTensorsError.Code.invalidJSON),
         ("{\"a\":1,}", .invalidJSON),
         ("{\"a\":{} } x", .invalidJSON),
@@ -218,7 +227,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(code) { _ = try SafeTensorsHeader.parse(file: safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8))) }
     }
 
-    @Test func corruptionsOfAWrittenFileAreDetectedOnOpen() throws {
+    @Test("corruptions of a written file are detected on open")
+    func corruptionsOfAWrittenFileAreDetectedOnOpen() throws {
         let folder = TemporaryFolder()
         let good = folder.path("good.safetensors")
         try SafeTensorsWriter.write([("w", Tensor(shape: [2, 2], values: [1, 2, 3, 4])), ("b", Tensor(shape: [2], values: [5, 6]))], to: good)
@@ -250,7 +260,7 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(.missingField) { _ = try SafeTensorsFile(path: variant("field.safetensors", edited("\"shape\"", "\"shapf\""))) }
     }
 
-    @Test(.enabled(if: Fixtures.exists("models"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
+    @Test("the tiny models' weights in fp32, fp16 and bf16 match an independent conversion", .enabled(if: Fixtures.exists("models"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
     func tinyModelWeightsInFP32FP16AndBF16MatchAnIndependentConversion() throws {
         let root = Fixtures.path("models")
         let enumerator = FileManager.default.enumerator(atPath: root)
@@ -293,7 +303,7 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(checked > 0)
     }
 
-    @Test(.enabled(if: Fixtures.exists("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
+    @Test("a bfloat16 copy of the tiny UNet reads back as the rounded values", .enabled(if: Fixtures.exists("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
     func aBFloat16CopyOfTheTinyUNetReadsBackAsTheRoundedValues() throws {
         // Besides tiny-sd-c's bf16 files (checked above): round tiny-sd-a's fp32 UNet to bf16 (nearest-even)
         // here, write the file by hand, and expect exactly the rounded values back.
