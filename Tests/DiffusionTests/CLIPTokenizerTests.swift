@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Diffusion
+import TestSupport
 
 /// Tokenizer fixtures from tools/fixtures/make_fixtures.py (transformers 5.24.0, tokenizers 0.23.3 `CLIPTokenizer`); all 86 cases identical.
 @Suite struct CLIPTokenizerTests {
@@ -12,14 +13,15 @@ import Diffusion
     }
     struct Cases: Decodable { let cases: [Case] }
 
-    static let hasFixtures = Fixtures.exists("tokenizer/cases.json")
     static func cases() throws -> [Case] {
-        try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer/cases.json")))).cases
+        let cases = try Fixtures.decode(Cases.self, "tokenizer/cases.json").cases
+        try #require(!cases.isEmpty, "tokenizer/cases.json lists no cases")
+        return cases
     }
-    static let vocabFolder = Fixtures.repository.appendingPathComponent("weights/clip").path
+    static let vocabFolder = RepositoryPaths.weights.appendingPathComponent("clip").path
     static let sd2Folder = Fixtures.path("models/tiny-sd-b/tokenizer")
 
-    @Test("vocab.json and merges.txt give the reference ids and counts for every case", .enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    @Test("vocab.json and merges.txt give the reference ids and counts for every case")
     func vocabAndMergesGiveTheReferenceIdsAndCountsForEveryCase() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         #expect(tokenizer.bosTokenID == 49406 && tokenizer.eosTokenID == 49407 && tokenizer.padTokenID == 49407)
@@ -34,7 +36,7 @@ import Diffusion
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
-    @Test("tokenizer.json with '!' padding gives the reference ids for every case", .enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    @Test("tokenizer.json with '!' padding gives the reference ids for every case")
     func tokenizerJSONWithExclamationPaddingGivesTheReferenceIdsForEveryCase() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.sd2Folder)
         #expect(tokenizer.padTokenID == 0)
@@ -45,7 +47,7 @@ import Diffusion
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
-    @Test("a model folder is accepted through its tokenizer subfolder", .enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("a model folder is accepted through its tokenizer subfolder")
     func aModelFolderIsAcceptedThroughItsTokenizerSubfolder() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Fixtures.path("models/tiny-sd-b"))
         #expect(tokenizer.padTokenID == 0)
@@ -53,7 +55,8 @@ import Diffusion
 
     @Test("a folder without tokenizer files gives a clear error")
     func aFolderWithoutTokenizerFilesGivesAClearError() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         do {
             _ = try CLIPTokenizer.load(directory: folder.url.path)
             Issue.record("expected an error")
@@ -69,7 +72,7 @@ import Diffusion
         }
     }
 
-    @Test("5,000 random Unicode strings tokenize without crashing to valid ids", .enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("5,000 random Unicode strings tokenize without crashing to valid ids")
     func fiveThousandRandomUnicodeStringsTokenizeWithoutCrashingToValidIds() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         var rng = SplitMix64(seed: 77)
@@ -92,7 +95,7 @@ import Diffusion
         }
     }
 
-    @Test("long prompts are truncated to 77 tokens ending in EOS", .enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("long prompts are truncated to 77 tokens ending in EOS")
     func longPromptsAreTruncatedToSeventySevenEndingInEOS() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         let result = tokenizer.tokenize(String(repeating: "word ", count: 100))

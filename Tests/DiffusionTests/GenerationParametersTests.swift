@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Diffusion
+import TestSupport
 
 @Suite struct GenerationParametersTests {
     @Test("SHA-256 matches the FIPS test vectors", arguments: [
@@ -29,7 +30,8 @@ import Diffusion
 
     @Test("the model hash is the first ten hex digits of the file's SHA-256")
     func modelHashIsTheFirstTenHexDigitsOfTheFileSHA256() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("model.safetensors")
         #expect(FileManager.default.createFile(atPath: path, contents: Data("abc".utf8)))
         #expect(try GenerationParameters.modelHash(path: path) == "ba7816bf8f")

@@ -2,17 +2,7 @@ import Foundation
 import Testing
 import Diffusion
 import Tensor
-
-/// A scratch folder removed when the value dies.
-final class TemporaryFolder {
-    let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-tests-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
+import TestSupport
 
 /// Builds a safetensors file from a header JSON string and a data section.
 func safetensorsBytes(header: String, data: [UInt8]) -> [UInt8] {
@@ -38,7 +28,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 @Suite struct SafeTensorsTests {
     @Test("written tensors read back unchanged, with sorted names and metadata")
     func writtenTensorsReadBackUnchangedWithSortedNamesAndMetadata() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("a.safetensors")
         let a = Tensor(shape: [2, 3], values: [1, -2, 3.5, .infinity, 0, -0.0])
         let b = Tensor(shape: [], values: [42])
@@ -61,7 +52,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     @Test("writing replaces an existing file atomically and rejects duplicate names")
     func writingReplacesAnExistingFileAtomicallyAndRejectsDuplicateNames() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("b.safetensors")
         try SafeTensorsWriter.write([("x", Tensor(shape: [1], values: [1]))], to: path)
         try SafeTensorsWriter.write([("y", Tensor(shape: [1], values: [2]))], to: path)
@@ -108,7 +100,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     @Test("every stored type is read as float32")
     func everyStoredTypeIsReadAsFloat32() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         // f16 [1, -2, 65504, 2^-24], bf16 [1, -0.5], f64 [0.1], i64 [-7], u8 [255], bool [0, 1]
         var data: [UInt8] = []
         for h: UInt16 in [0x3C00, 0xC000, 0x7BFF, 0x0001] { data += [UInt8(h & 0xFF), UInt8(h >> 8)] }
@@ -154,7 +147,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     @Test("missing files, empty files and folders are reported distinctly")
     func missingFilesEmptyFilesAndFoldersAreReportedDistinctly() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         expectCode(.fileNotFound) { _ = try SafeTensorsFile(path: folder.path("absent.safetensors")) }
         expectCode(.unreadable) { _ = try SafeTensorsFile(path: folder.url.path) }
         _ = FileManager.default.createFile(atPath: folder.path("empty.safetensors"), contents: Data())
@@ -171,7 +165,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     @Test("pickle checkpoints are refused by extension and by content")
     func pickleCheckpointsAreRefusedByExtensionAndByContent() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         for name in ["model.ckpt", "model.pt", "model.pth", "pytorch_model.bin"] {
             _ = FileManager.default.createFile(atPath: folder.path(name), contents: Data([0x80, 0x02, 0x7D, 0x71]))
             expectCode(.pickleCheckpoint) { _ = try SafeTensorsFile(path: folder.path(name)) }
@@ -229,7 +224,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     @Test("corruptions of a written file are detected on open")
     func corruptionsOfAWrittenFileAreDetectedOnOpen() throws {
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let good = folder.path("good.safetensors")
         try SafeTensorsWriter.write([("w", Tensor(shape: [2, 2], values: [1, 2, 3, 4])), ("b", Tensor(shape: [2], values: [5, 6]))], to: good)
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
@@ -260,9 +256,9 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(.missingField) { _ = try SafeTensorsFile(path: variant("field.safetensors", edited("\"shape\"", "\"shapf\""))) }
     }
 
-    @Test("the tiny models' weights in fp32, fp16 and bf16 match an independent conversion", .enabled(if: Fixtures.exists("models"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
+    @Test("the tiny models' weights in fp32, fp16 and bf16 match an independent conversion")
     func tinyModelWeightsInFP32FP16AndBF16MatchAnIndependentConversion() throws {
-        let root = Fixtures.path("models")
+        let root = try Fixtures.required("models")
         let enumerator = FileManager.default.enumerator(atPath: root)
         var checked = 0
         while let relative = enumerator?.nextObject() as? String {
@@ -303,11 +299,11 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(checked > 0)
     }
 
-    @Test("a bfloat16 copy of the tiny UNet reads back as the rounded values", .enabled(if: Fixtures.exists("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
+    @Test("a bfloat16 copy of the tiny UNet reads back as the rounded values")
     func aBFloat16CopyOfTheTinyUNetReadsBackAsTheRoundedValues() throws {
         // Besides tiny-sd-c's bf16 files (checked above): round tiny-sd-a's fp32 UNet to bf16 (nearest-even)
         // here, write the file by hand, and expect exactly the rounded values back.
-        let source = try SafeTensorsFile(path: Fixtures.path("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"))
+        let source = try SafeTensorsFile(path: Fixtures.required("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"))
         var entries: [String] = [], data: [UInt8] = [], expected: [String: [Float]] = [:]
         for name in source.names {
             let values = try source.tensor(name).scalars
@@ -323,7 +319,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
             let shape = try source.tensor(name).shape.map(String.init).joined(separator: ",")
             entries.append("\"\(name)\":{\"dtype\":\"BF16\",\"shape\":[\(shape)],\"data_offsets\":[\(start),\(data.count)]}")
         }
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("unet-bf16.safetensors")
         #expect(FileManager.default.createFile(atPath: path, contents: Data(safetensorsBytes(header: "{" + entries.joined(separator: ",") + "}", data: data))))
         let file = try SafeTensorsFile(path: path)

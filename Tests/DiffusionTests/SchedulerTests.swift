@@ -20,20 +20,20 @@ import Tensor
     }
     struct Cases: Decodable { let cases: [Case] }
 
-    static let hasFixtures = Fixtures.exists("schedulers/cases.json")
-
     static func configs() throws -> [String: SchedulerConfig] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("schedulers/cases.json")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.required("schedulers/cases.json")))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configs = try #require(root["configs"] as? [String: [String: Any]])
         return try configs.mapValues { try SchedulerConfig(json: $0) }
     }
 
     static func cases() throws -> [Case] {
-        try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("schedulers/cases.json")))).cases
+        let cases = try Fixtures.decode(Cases.self, "schedulers/cases.json").cases
+        try #require(!cases.isEmpty, "schedulers/cases.json lists no cases")
+        return cases
     }
 
-    @Test("timesteps, sigmas and initial noise match diffusers for every case", .enabled(if: hasFixtures, "needs scheduler fixtures"))
+    @Test("timesteps, sigmas and initial noise match diffusers for every case")
     func timestepsSigmasAndInitialNoiseMatchDiffusersForEveryCase() throws {
         // Observed: timesteps identical; ᾱ bit-identical (betas via FMA linspace, cumprod in double);
         // sigmas worst relative Δ 1.16e-7 — one float32 ulp in some entries of the σ table, where torch's
@@ -74,7 +74,7 @@ import Tensor
         #expect(worstAlpha <= 1e-6, "worst ᾱ relative Δ \(worstAlpha)")
     }
 
-    @Test("four-step trajectories with fake model outputs match diffusers", .enabled(if: hasFixtures, "needs scheduler fixtures"), arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"], SamplerKind.allCases)
+    @Test("four-step trajectories with fake model outputs match diffusers", arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"], SamplerKind.allCases)
     func fourStepTrajectoriesWithFakeModelOutputsMatchDiffusers(config name: String, sampler: SamplerKind) throws {
         // Relative Δ = |Δ| / max(|ref|, 1). Observed (x86-64, this machine), worst relative / max |Δ|:
         // tiny-sd-a ddim 6.2e-7 / 2.9e-6, euler 2.4e-7 / 3.8e-6, euler_a 3.0e-7 / 3.8e-6 (includes the RNG's
@@ -84,7 +84,7 @@ import Tensor
         try checkTrajectory(config: name, sampler: sampler, steps: 4, key: "\(name)_\(sampler.rawValue)")
     }
 
-    @Test("seven-step multistep trajectories match diffusers", .enabled(if: hasFixtures, "needs scheduler fixtures"), arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"],
+    @Test("seven-step multistep trajectories match diffusers", arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"],
           [SamplerKind.pndm, .lms, .dpmpp_2m, .dpmpp_2m_karras])
     func sevenStepMultistepTrajectoriesMatchDiffusers(config name: String, sampler: SamplerKind) throws {
         // Seven steps exercise the multistep histories: PLMS's repeated first timestep and 4-deep ets list,
@@ -95,7 +95,7 @@ import Tensor
 
     func checkTrajectory(config name: String, sampler: SamplerKind, steps: Int, key: String) throws {
         let config = try #require(try Self.configs()[name])
-        let file = try SafeTensorsFile(path: Fixtures.path("schedulers/steps.safetensors"))
+        let file = try SafeTensorsFile(path: Fixtures.required("schedulers/steps.safetensors"))
         var scheduler = try makeScheduler(sampler, config: config, steps: steps)
         var noise = TorchGenerator(seed: 1234)
         var x = try file.tensor("\(key)_in_0")

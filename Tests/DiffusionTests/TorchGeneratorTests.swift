@@ -37,14 +37,14 @@ import Tensor
         for (x, y) in zip(v, [1.5410, -0.2934, -2.1788, 0.5684] as [Float]) { #expect(abs(x - y) < 1e-4) }
     }
 
-    @Test("every fixture tensor matches torch.randn to within 1e-6", .enabled(if: Fixtures.exists("rng/cases.json"), "needs rng fixtures"))
+    @Test("every fixture tensor matches torch.randn to within 1e-6")
     func everyFixtureTensorMatchesTorchRandnBitForBit() throws {
         // Observed against torch 2.13.0+cpu (this machine, glibc libm): max |Δ| 2.38e-7 (one float ulp at
         // |x| in [2, 4)); 676 of 3,659 values differ in the last bit, all from the ≥ 16-element path, where
         // torch's AVX2 kernel uses polynomial log/sincos (avx_mathfun). The < 16 path is bit-identical.
         // With θ computed as a double product (the scalar kernel) the max |Δ| was 1.19e-6.
-        let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("rng/cases.json"))))
-        let file = try SafeTensorsFile(path: Fixtures.path("rng/randn.safetensors"))
+        let cases = try Fixtures.decode(Cases.self, "rng/cases.json")
+        let file = try SafeTensorsFile(path: Fixtures.required("rng/randn.safetensors"))
         var generators: [String: TorchGenerator] = [:]
         var maxDiff: Float = 0, mismatched = 0
         for c in cases.cases {
