@@ -9,7 +9,12 @@ import Testing
 struct NetworkFixtureTests {
     static let models = ["net-a", "net-b"]
 
-    static func folder(_ model: String) -> String { Fixtures.path("networks/\(model)") }
+    /// The config and weights of one network (`text_encoder`, `unet`, `vae`) of a fixture model.
+    static func network(_ model: String, _ part: String, weightsFile: String = "diffusion_pytorch_model.safetensors")
+        throws -> (config: ConfigFile, weights: Weights) {
+        let dir = try Fixtures.required("networks/\(model)/\(part)")
+        return (try ConfigFile(path: dir + "/config.json"), try Weights(SafeTensorsFile(path: dir + "/" + weightsFile)))
+    }
     static func reference(_ model: String) throws -> SafeTensorsFile {
         try SafeTensorsFile(path: Fixtures.path("networks/\(model).reference.safetensors"))
     }
@@ -27,9 +32,8 @@ struct NetworkFixtureTests {
     @Test("CLIP text encoder last_hidden_state", arguments: models)
     func textEncoder(model: String) throws {
         let ref = try Self.reference(model)
-        let dir = Self.folder(model) + "/text_encoder"
-        let encoder = try CLIPTextModel(config: CLIPTextConfig(ConfigFile(path: dir + "/config.json")),
-                                        weights: Weights(SafeTensorsFile(path: dir + "/model.safetensors")))
+        let (config, weights) = try Self.network(model, "text_encoder", weightsFile: "model.safetensors")
+        let encoder = try CLIPTextModel(config: CLIPTextConfig(config), weights: weights)
         for k in 0..<3 {
             let ids = try ref.tensor("ids_\(k)").scalars.map { Int($0) }
             let out = try encoder([ids])
@@ -41,9 +45,8 @@ struct NetworkFixtureTests {
     @Test("UNet2DConditionModel forward at integer and fractional timesteps", arguments: models)
     func unet(model: String) throws {
         let ref = try Self.reference(model)
-        let dir = Self.folder(model) + "/unet"
-        let unet = try UNet2DConditionModel(config: UNetConfig(ConfigFile(path: dir + "/config.json")),
-                                            weights: Weights(SafeTensorsFile(path: dir + "/diffusion_pytorch_model.safetensors")))
+        let (config, weights) = try Self.network(model, "unet")
+        let unet = try UNet2DConditionModel(config: UNetConfig(config), weights: weights)
         let timesteps = try #require(Self.meta(model)["unet_timesteps"] as? [Double])
         for t in timesteps {
             let name = t == t.rounded() ? "unet_out_\(Int(t))" : "unet_out_\(t)"
@@ -56,9 +59,8 @@ struct NetworkFixtureTests {
     @Test("AutoencoderKL decode and encode", arguments: models)
     func vae(model: String) throws {
         let ref = try Self.reference(model)
-        let dir = Self.folder(model) + "/vae"
-        let vae = try AutoencoderKL(config: VAEConfig(ConfigFile(path: dir + "/config.json")),
-                                    weights: Weights(SafeTensorsFile(path: dir + "/diffusion_pytorch_model.safetensors")))
+        let (config, weights) = try Self.network(model, "vae")
+        let vae = try AutoencoderKL(config: VAEConfig(config), weights: weights)
         let decoded = vae.decode(try ref.tensor("vae_dec_in"))
         #expect(Self.relativeError(decoded, try ref.tensor("vae_dec_out")) < 1e-4)
         let (mean, logvar) = try vae.encode(try ref.tensor("vae_enc_in"))
