@@ -155,11 +155,13 @@ import Diffusion
         #expect(inconsistent.isEmpty, "\(inconsistent.count) parsed headers are inconsistent:\n\(inconsistent.prefix(10).joined(separator: "\n"))")
         #expect(unexpected.isEmpty, "\(unexpected.count) rejections without a header error code or message:\n\(unexpected.prefix(10).joined(separator: "\n"))")
         print("fuzz: parsed \(parsed); rejected \(rejected): \(rejections.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
-        // Observed (this seed): invalid JSON 11386, header not an object 3862, header too large 3388, header beyond
-        // file 2060, too short 1053, missing field 946, invalid metadata 114, unknown dtype 56, invalid offsets 52,
-        // size mismatch 15, invalid shape 1; parsed 2067. Overlapping tensors needs two valid entries whose ranges
-        // cross, which these mutations do not reach; SafeTensorsTests checks that code directly.
-        let expectedCodes = Self.headerCodes.subtracting([.overlappingTensors])
+        // Observed over 9 runs (this seed): parsed 2067; invalid JSON 11386, header not an object 3862, header too
+        // large 3388, header beyond file 2060, too short 1053 in every run; missing field 946-1004, invalid metadata
+        // 60-114, unknown dtype 56-60, invalid offsets 49-52, size mismatch 11-15, invalid shape 0-1. The spread:
+        // for a header with several problems the parser reports the first in Dictionary order, which follows the
+        // process's hash seed. Invalid shape (that rare) and overlapping tensors (two valid entries whose ranges
+        // cross, which these mutations do not reach) are therefore not required here; SafeTensorsTests checks both.
+        let expectedCodes = Self.headerCodes.subtracting([.overlappingTensors, .invalidShape])
         #expect(expectedCodes.isSubset(of: rejections.keys), "codes never produced: \(expectedCodes.subtracting(rejections.keys).map(\.name).sorted())")
     }
 
