@@ -59,13 +59,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // What the tests share: one process runner, scratch directories, the repository's paths.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TestSupportTests", dependencies: ["TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Basics"]),
-        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging", "RenderFormat"], exclude: ["Fixtures"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "RenderFormat"]),
-        .testTarget(name: "FarmDiffusionTests", dependencies: ["FarmDiffusion", "Farm", "Diffusion", "RenderFormat", "Imaging"]),
-        .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat"]),
-        .testTarget(name: "CLITests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Basics", "TestSupport"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging", "RenderFormat", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "RenderFormat", "TestSupport"]),
+        .testTarget(name: "FarmDiffusionTests", dependencies: ["FarmDiffusion", "Farm", "Diffusion", "RenderFormat", "Imaging", "TestSupport"]),
+        .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),
     ]
 )
 

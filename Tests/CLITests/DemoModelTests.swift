@@ -1,14 +1,14 @@
 import Foundation
 import Imaging
 import Testing
+import TestSupport
 
 /// The committed demo model (weights/sdfarm-shapes, trained by tools/demo-model/train) loads in the engine and
 /// draws what the prompt asks for: a fast smoke check of the weights, not the full evaluation
 /// (tools/demo-model/evaluate scores 56 held-out prompts).
 @Suite("demo model weights/sdfarm-shapes")
 struct DemoModelTests {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let model = repo.appendingPathComponent("weights/sdfarm-shapes").path
+    static let model = RepositoryPaths.weights.appendingPathComponent("sdfarm-shapes").path
 
     /// Mean colour of the 2-pixel border frame, and how many pixels inside it are red-ish (R > 140, G and B < 110).
     static func borderMeanAndRedPixels(_ image: RGBImage) -> (border: [Double], red: Int) {
@@ -29,11 +29,10 @@ struct DemoModelTests {
 
     @Test("'a red square on a blue background' renders a blue background around a red shape")
     func redSquareOnBlue() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-demo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("demo.png").path
-        let r = try BinaryRunner.run("sdfarm", ["render", "--model", Self.model, "--prompt", "a red square on a blue background",
+        let dir = try ScratchDirectory(prefix: "sdfarm-demo")
+        defer { dir.remove() }
+        let out = dir.path("demo.png")
+        let r = try ProcessRunner.runBuilt("sdfarm", ["render", "--model", Self.model, "--prompt", "a red square on a blue background",
                                                 "--seed", "1", "--steps", "40", "--sampler", "euler_a", "--cfg-scale", "7.5",
                                                 "--width", "32", "--height", "32", "--output", out])
         #expect(r.status == 0, "\(r.stderr)")

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("sdfarm doctor")
 struct DoctorTests {
     @Test("doctor --json reports the kernels in use and a positive sgemm rate")
     func doctorJSON() throws {
-        let result = try BinaryRunner.run("sdfarm", ["doctor", "--json", "--size", "256"])
+        let result = try ProcessRunner.runBuilt("sdfarm", ["doctor", "--json", "--size", "256"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect((json["active"] as? String)?.isEmpty == false)
@@ -17,7 +18,7 @@ struct DoctorTests {
     /// process runs GEMMs on many threads at once.
     @Test("doctor --compare PRESCOTT really switches to the generic kernels and back")
     func kernelSwitchTakesEffect() throws {
-        let result = try BinaryRunner.run("sdfarm", ["doctor", "--json", "--size", "128", "--compare", "PRESCOTT"])
+        let result = try ProcessRunner.runBuilt("sdfarm", ["doctor", "--json", "--size", "128", "--compare", "PRESCOTT"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let measured = try #require(json["measured"] as? [[String: Any]])
@@ -30,7 +31,7 @@ struct DoctorTests {
 
     @Test("an unknown option is a usage error with a non-zero exit")
     func badOption() throws {
-        let result = try BinaryRunner.run("sdfarm", ["doctor", "--no-such-option"])
+        let result = try ProcessRunner.runBuilt("sdfarm", ["doctor", "--no-such-option"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("no-such-option"))
     }

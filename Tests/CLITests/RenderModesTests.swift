@@ -1,26 +1,27 @@
 import Foundation
 import Imaging
 import Testing
+import TestSupport
 
 /// `sdfarm render --init-image` and `--interpolate`, run as a user would, against the tiny fixture model.
 @Suite("sdfarm render: image-to-image and interpolation")
 struct RenderModesTests {
     static let model = RenderCommandTests.model
     /// 16×16 RGBA fixture (alpha varies; the colour under transparent pixels is kept).
-    static let rgba = RenderCommandTests.repo.appendingPathComponent("Tests/DiffusionTests/Fixtures/reference/tiny-sd-a/init-rgba.png").path
-    static let rgb24x16 = RenderCommandTests.repo.appendingPathComponent("Tests/DiffusionTests/Fixtures/reference/tiny-sd-a/init-rgb.png").path
+    static let rgba = RepositoryPaths.fixture("reference/tiny-sd-a/init-rgba.png")
+    static let rgb24x16 = RepositoryPaths.fixture("reference/tiny-sd-a/init-rgb.png")
 
-    func render(_ args: [String]) throws -> BinaryRunner.Output {
-        try BinaryRunner.run("sdfarm", ["render", "--model", Self.model, "--steps", "3", "--seed", "5"] + args)
+    func render(_ args: [String]) throws -> ProcessRunner.Result {
+        try ProcessRunner.runBuilt("sdfarm", ["render", "--model", Self.model, "--steps", "3", "--seed", "5"] + args)
     }
 
     @Test("image-to-image takes the init image's size, records the strength, and differs by strength")
     func imageToImage() throws {
-        let dir = try RenderCommandTests.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try ScratchDirectory(prefix: "sdfarm-cli")
+        defer { dir.remove() }
         var outputs: [Data] = []
         for strength in ["0.5", "1"] {
-            let out = dir.appendingPathComponent("i\(strength).png").path
+            let out = dir.path("i\(strength).png")
             let r = try render(["--prompt", "a red circle", "--sampler", "dpmpp_2m", "--init-image", Self.rgb24x16, "--strength", strength, "--output", out])
             #expect(r.status == 0, "\(r.stderr)")
             let png = try PNGCodec.read(path: out)
@@ -30,15 +31,15 @@ struct RenderModesTests {
             outputs.append(try #require(FileManager.default.contents(atPath: out)))
         }
         #expect(outputs[0] != outputs[1])
-        let rgba = try render(["--prompt", "x", "--init-image", Self.rgba, "--output", dir.appendingPathComponent("a.png").path])
+        let rgba = try render(["--prompt", "x", "--init-image", Self.rgba, "--output", dir.path("a.png")])
         #expect(rgba.status == 0 && rgba.stdout.contains("strength 0.75"), "\(rgba.stderr)")
     }
 
     @Test("interpolation writes N frames that sort in order; the end frames equal plain renders of A and B")
     func interpolation() throws {
-        let dir = try RenderCommandTests.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let frames = dir.appendingPathComponent("frames").path
+        let dir = try ScratchDirectory(prefix: "sdfarm-cli")
+        defer { dir.remove() }
+        let frames = dir.path("frames")
         let r = try render(["--interpolate", "a red circle", "a blue square", "--frames", "4", "--sampler", "pndm", "--output-dir", frames])
         #expect(r.status == 0, "\(r.stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: frames).sorted()
@@ -47,7 +48,7 @@ struct RenderModesTests {
         #expect(images[1].text.first { $0.key == "parameters" }?.value.contains("Interpolation t: 0.3333333333333333") == true)
         #expect(Set(images.map(\.image.pixels)).count == 4)
         for (prompt, frame) in [("a red circle", 0), ("a blue square", 3)] {
-            let plain = dir.appendingPathComponent("plain\(frame).png").path
+            let plain = dir.path("plain\(frame).png")
             let p = try render(["--prompt", prompt, "--sampler", "pndm", "--output", plain])
             #expect(p.status == 0, "\(p.stderr)")
             #expect(try PNGCodec.read(path: plain).image == images[frame].image, "frame \(frame)")
@@ -70,15 +71,16 @@ struct RenderModesTests {
         (["--prompt", "x", "--frames", "3", "--output", "OUT"], "only apply with --interpolate"),
     ])
     func badInput(args: [String], message: String) throws {
-        let dir = try RenderCommandTests.tempDir()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let notPNG = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-notpng-\(UUID().uuidString).png").path
-        FileManager.default.createFile(atPath: notPNG, contents: Data("GIF89a".utf8))
-        defer { try? FileManager.default.removeItem(atPath: notPNG) }
-        let substitutions = ["INIT": Self.rgba, "NOTPNG": notPNG, "DIR": dir.appendingPathComponent("frames").path,
-                             "OUT": dir.appendingPathComponent("x.png").path]
+        let dir = try ScratchDirectory(prefix: "sdfarm-cli")
+        defer { dir.remove() }
+        let inputs = try ScratchDirectory(prefix: "sdfarm-notpng")
+        defer { inputs.remove() }
+        let notPNG = inputs.path("notpng.png")
+        _ = FileManager.default.createFile(atPath: notPNG, contents: Data("GIF89a".utf8))
+        let substitutions = ["INIT": Self.rgba, "NOTPNG": notPNG, "DIR": dir.path("frames"),
+                             "OUT": dir.path("x.png")]
         var full = args.map { substitutions[$0] ?? $0 }
-        if !full.contains("--output") && !full.contains("--output-dir") { full += ["--output", dir.appendingPathComponent("x.png").path] }
+        if !full.contains("--output") && !full.contains("--output-dir") { full += ["--output", dir.path("x.png")] }
         let r = try render(full)
         #expect(r.status != 0)
         #expect(r.stderr.contains(message), "\(r.stderr)")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Diffusion
+import TestSupport
 
 /// Tokenizer fixtures from tools/fixtures/make_fixtures.py (transformers 5.24.0, tokenizers 0.23.3 `CLIPTokenizer`); all 86 cases identical.
 @Suite struct CLIPTokenizerTests {
@@ -12,14 +13,15 @@ import Diffusion
     }
     struct Cases: Decodable { let cases: [Case] }
 
-    static let hasFixtures = Fixtures.exists("tokenizer/cases.json")
     static func cases() throws -> [Case] {
-        try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("tokenizer/cases.json")))).cases
+        let cases = try Fixtures.decode(Cases.self, "tokenizer/cases.json").cases
+        try #require(!cases.isEmpty, "tokenizer/cases.json lists no cases")
+        return cases
     }
-    static let vocabFolder = Fixtures.repository.appendingPathComponent("weights/clip").path
+    static let vocabFolder = RepositoryPaths.weights.appendingPathComponent("clip").path
     static let sd2Folder = Fixtures.path("models/tiny-sd-b/tokenizer")
 
-    @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    @Test("vocab.json and merges.txt give the reference ids and counts for every case")
     func vocabAndMergesGiveTheReferenceIdsAndCountsForEveryCase() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         #expect(tokenizer.bosTokenID == 49406 && tokenizer.eosTokenID == 49407 && tokenizer.padTokenID == 49407)
@@ -34,7 +36,7 @@ import Diffusion
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
-    @Test(.enabled(if: hasFixtures, "needs tokenizer fixtures"))
+    @Test("tokenizer.json with '!' padding gives the reference ids for every case")
     func tokenizerJSONWithExclamationPaddingGivesTheReferenceIdsForEveryCase() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.sd2Folder)
         #expect(tokenizer.padTokenID == 0)
@@ -45,14 +47,16 @@ import Diffusion
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.joined(separator: "\n"))")
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("a model folder is accepted through its tokenizer subfolder")
     func aModelFolderIsAcceptedThroughItsTokenizerSubfolder() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Fixtures.path("models/tiny-sd-b"))
         #expect(tokenizer.padTokenID == 0)
     }
 
-    @Test func aFolderWithoutTokenizerFilesGivesAClearError() throws {
-        let folder = TemporaryFolder()
+    @Test("a folder without tokenizer files gives a clear error")
+    func aFolderWithoutTokenizerFilesGivesAClearError() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         do {
             _ = try CLIPTokenizer.load(directory: folder.url.path)
             Issue.record("expected an error")
@@ -68,7 +72,7 @@ import Diffusion
         }
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("5,000 random Unicode strings tokenize without crashing to valid ids")
     func fiveThousandRandomUnicodeStringsTokenizeWithoutCrashingToValidIds() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         var rng = SplitMix64(seed: 77)
@@ -91,7 +95,7 @@ import Diffusion
         }
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("long prompts are truncated to 77 tokens ending in EOS")
     func longPromptsAreTruncatedToSeventySevenEndingInEOS() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         let result = tokenizer.tokenize(String(repeating: "word ", count: 100))
@@ -180,7 +184,7 @@ import Diffusion
         return letters.sorted()
     }
 
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"))
+    @Test("the heap BPE gives the textbook loop's ids for random and repetitive words")
     func heapBPEGivesTheTextbookLoopsIdsForRandomAndRepetitiveWords() throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         let reference = ReferenceBPE(merges: try Self.clipMerges(), vocabulary: tokenizer.vocabulary)
@@ -206,7 +210,7 @@ import Diffusion
 
     /// Random merge tables over a three-letter alphabet, with duplicate pairs and merges listed before
     /// the merges that create their parts, so the equal-rank and round semantics are all exercised.
-    @Test(arguments: UInt64(1)...UInt64(40))
+    @Test("the heap BPE gives the textbook loop's ids for random merge tables", arguments: UInt64(1)...UInt64(40))
     func heapBPEGivesTheTextbookLoopsIdsForRandomMergeTables(seed: UInt64) throws {
         var rng = SplitMix64(seed: seed)
         var pool = ["a", "b", "c", "a</w>", "b</w>", "c</w>"]
@@ -235,7 +239,7 @@ import Diffusion
     /// Measured in release, serially (`--no-parallel`), on the shared 2-core build machine at load 6
     /// (2026-12-02): letters 0.14–0.17 s, mixed 0.19–0.23 s, "ab" × 50,000 0.11–0.12 s. The textbook
     /// loop took 30 s for the 100,000 letters (`sdfarm tokenize`, 30.2 s before, 0.41 s after, load included).
-    @Test(.enabled(if: hasFixtures, "needs the CLIP vocabulary"), arguments: ["letters", "mixed", "repetitive"])
+    @Test("a 100,000-character prompt tokenizes in under two seconds", arguments: ["letters", "mixed", "repetitive"])
     func aHundredThousandCharacterPromptTokenizesInUnderTwoSeconds(kind: String) throws {
         let tokenizer = try CLIPTokenizer.load(directory: Self.vocabFolder)
         var rng = SplitMix64(seed: 100_000)

@@ -4,6 +4,7 @@ import Foundation
 import Imaging
 import Tensor
 import Testing
+import TestSupport
 
 /// Per-channel max and mean |Δ| of an image against diffusers' uint8 reference.
 func imageDifference(_ image: RGBImage, _ expected: UnsafeRawBufferPointer) -> (max: Int, mean: Double) {
@@ -33,32 +34,34 @@ struct Img2ImgInterpolationFixtureTests {
         var description: String { "\(model)/\(name) \(lerp ? "lerp" : "slerp") t \(t) \(sampler)" }
     }
 
-    static func meta(_ model: String) -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: Fixtures.path("reference/\(model)/pipeline.json")),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
-        return object
+    /// The image-to-image cases of every model that has them; throws (failing the test that takes them) when
+    /// a model's pipeline.json is missing or no model has any.
+    static func img2imgCases() throws -> [Img2ImgCase] {
+        try Fixtures.nonEmpty(PipelineFixtureTests.models.flatMap { model -> [Img2ImgCase] in
+            (try Fixtures.jsonObject("reference/\(model)/pipeline.json")["img2img"] as? [[String: Any]] ?? []).map { c in
+                Img2ImgCase(model: model, name: c["name"] as! String, prompt: c["prompt"] as! String, negative: c["negative_prompt"] as! String,
+                            seed: UInt64(c["seed"] as! String)!, steps: c["steps"] as! Int, sampler: c["sampler"] as! String,
+                            cfg: Float(c["cfg_scale"] as! Double), strength: c["strength"] as! Double, width: c["width"] as! Int,
+                            height: c["height"] as! Int, initImage: c["init_image"] as! String,
+                            timesteps: (c["timesteps"] as! [Double]).map(Float.init))
+            }
+        }, "reference/*/pipeline.json", key: "img2img")
     }
 
-    static let img2imgCases: [Img2ImgCase] = PipelineFixtureTests.models.flatMap { model -> [Img2ImgCase] in
-        (meta(model)["img2img"] as? [[String: Any]] ?? []).map { c in
-            Img2ImgCase(model: model, name: c["name"] as! String, prompt: c["prompt"] as! String, negative: c["negative_prompt"] as! String,
-                        seed: UInt64(c["seed"] as! String)!, steps: c["steps"] as! Int, sampler: c["sampler"] as! String,
-                        cfg: Float(c["cfg_scale"] as! Double), strength: c["strength"] as! Double, width: c["width"] as! Int,
-                        height: c["height"] as! Int, initImage: c["init_image"] as! String,
-                        timesteps: (c["timesteps"] as! [Double]).map(Float.init))
-        }
+    /// The interpolation cases of every model that has them; throws (failing the test that takes them) when
+    /// a model's pipeline.json is missing or no model has any.
+    static func interpolationCases() throws -> [InterpolationCase] {
+        try Fixtures.nonEmpty(PipelineFixtureTests.models.flatMap { model -> [InterpolationCase] in
+            (try Fixtures.jsonObject("reference/\(model)/pipeline.json")["interpolation"] as? [[String: Any]] ?? []).map { c in
+                InterpolationCase(model: model, name: c["name"] as! String, promptA: c["prompt_a"] as! String, promptB: c["prompt_b"] as! String,
+                                  negative: c["negative_prompt"] as! String, t: c["t"] as! Double, lerp: c["lerp"] as! Bool,
+                                  seed: UInt64(c["seed"] as! String)!, steps: c["steps"] as! Int, sampler: c["sampler"] as! String,
+                                  cfg: Float(c["cfg_scale"] as! Double), width: c["width"] as! Int, height: c["height"] as! Int)
+            }
+        }, "reference/*/pipeline.json", key: "interpolation")
     }
 
-    static let interpolationCases: [InterpolationCase] = PipelineFixtureTests.models.flatMap { model -> [InterpolationCase] in
-        (meta(model)["interpolation"] as? [[String: Any]] ?? []).map { c in
-            InterpolationCase(model: model, name: c["name"] as! String, promptA: c["prompt_a"] as! String, promptB: c["prompt_b"] as! String,
-                              negative: c["negative_prompt"] as! String, t: c["t"] as! Double, lerp: c["lerp"] as! Bool,
-                              seed: UInt64(c["seed"] as! String)!, steps: c["steps"] as! Int, sampler: c["sampler"] as! String,
-                              cfg: Float(c["cfg_scale"] as! Double), width: c["width"] as! Int, height: c["height"] as! Int)
-        }
-    }
-
-    @Test("image-to-image: start latents, final latents and image match diffusers", arguments: img2imgCases)
+    @Test("image-to-image: start latents, final latents and image match diffusers", arguments: try img2imgCases())
     // Observed: see the printed line per case (start latents, final latents relative error, image max/mean).
     func img2img(c: Img2ImgCase) throws {
         let pipeline = try #require(PipelineFixtureTests.pipelines[c.model])
@@ -86,7 +89,7 @@ struct Img2ImgInterpolationFixtureTests {
         #expect(maxDiff <= 3 && mean <= 0.1, "max \(maxDiff) mean \(mean)")
     }
 
-    @Test("interpolation frames: conditioning and image match diffusers fed the same embeddings", arguments: interpolationCases)
+    @Test("interpolation frames: conditioning and image match diffusers fed the same embeddings", arguments: try interpolationCases())
     func interpolation(c: InterpolationCase) throws {
         let pipeline = try #require(PipelineFixtureTests.pipelines[c.model])
         let request = RenderRequest(prompt: c.promptA, negativePrompt: c.negative, seed: c.seed, steps: c.steps,
@@ -132,9 +135,10 @@ struct Img2ImgInterpolationFixtureTests {
             #expect { try RenderLimits.validate(strength: s, steps: 10) } throws: { "\($0)".contains("strength") }
         }
         #expect { try RenderLimits.validate(strength: 0.05, steps: 10) } throws: { "\($0)".contains("no denoising step") }
-        let notPNG = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-not-a-png-\(getpid()).png").path
-        FileManager.default.createFile(atPath: notPNG, contents: Data("hello".utf8))
-        defer { try? FileManager.default.removeItem(atPath: notPNG) }
+        let inputs = try ScratchDirectory(prefix: "sdfarm-not-a-png")
+        defer { inputs.remove() }
+        let notPNG = inputs.path("not-a-png.png")
+        _ = FileManager.default.createFile(atPath: notPNG, contents: Data("hello".utf8))
         #expect { _ = try InitImage.load(path: notPNG, strength: 0.5) } throws: { "\($0)".contains("not a PNG") }
         #expect { _ = try InitImage.load(path: "/nonexistent/x.png", strength: 0.5) } throws: { "\($0)".contains("does not exist") }
         let image = try InitImage.load(path: Fixtures.path("reference/tiny-sd-a/init-rgba.png"), strength: 0.5)

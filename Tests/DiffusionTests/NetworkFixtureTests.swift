@@ -9,7 +9,14 @@ import Testing
 struct NetworkFixtureTests {
     static let models = ["net-a", "net-b"]
 
-    static func folder(_ model: String) -> String { Fixtures.path("networks/\(model)") }
+    /// One network (`text_encoder`, `unet`, `vae`) of a fixture model, built by `build` from its config and
+    /// weights, and the model's reference outputs.
+    static func network<Network>(_ model: String, _ part: String, weightsFile: String = "diffusion_pytorch_model.safetensors",
+                                 _ build: (ConfigFile, Weights) throws -> Network) throws -> (Network, SafeTensorsFile) {
+        let dir = try Fixtures.required("networks/\(model)/\(part)")
+        let network = try build(ConfigFile(path: dir + "/config.json"), Weights(SafeTensorsFile(path: dir + "/" + weightsFile)))
+        return (network, try reference(model))
+    }
     static func reference(_ model: String) throws -> SafeTensorsFile {
         try SafeTensorsFile(path: Fixtures.path("networks/\(model).reference.safetensors"))
     }
@@ -26,10 +33,9 @@ struct NetworkFixtureTests {
 
     @Test("CLIP text encoder last_hidden_state", arguments: models)
     func textEncoder(model: String) throws {
-        let ref = try Self.reference(model)
-        let dir = Self.folder(model) + "/text_encoder"
-        let encoder = try CLIPTextModel(config: CLIPTextConfig(ConfigFile(path: dir + "/config.json")),
-                                        weights: Weights(SafeTensorsFile(path: dir + "/model.safetensors")))
+        let (encoder, ref) = try Self.network(model, "text_encoder", weightsFile: "model.safetensors") {
+            try CLIPTextModel(config: CLIPTextConfig($0), weights: $1)
+        }
         for k in 0..<3 {
             let ids = try ref.tensor("ids_\(k)").scalars.map { Int($0) }
             let out = try encoder([ids])
@@ -40,10 +46,7 @@ struct NetworkFixtureTests {
 
     @Test("UNet2DConditionModel forward at integer and fractional timesteps", arguments: models)
     func unet(model: String) throws {
-        let ref = try Self.reference(model)
-        let dir = Self.folder(model) + "/unet"
-        let unet = try UNet2DConditionModel(config: UNetConfig(ConfigFile(path: dir + "/config.json")),
-                                            weights: Weights(SafeTensorsFile(path: dir + "/diffusion_pytorch_model.safetensors")))
+        let (unet, ref) = try Self.network(model, "unet") { try UNet2DConditionModel(config: UNetConfig($0), weights: $1) }
         let timesteps = try #require(Self.meta(model)["unet_timesteps"] as? [Double])
         for t in timesteps {
             let name = t == t.rounded() ? "unet_out_\(Int(t))" : "unet_out_\(t)"
@@ -55,10 +58,7 @@ struct NetworkFixtureTests {
 
     @Test("AutoencoderKL decode and encode", arguments: models)
     func vae(model: String) throws {
-        let ref = try Self.reference(model)
-        let dir = Self.folder(model) + "/vae"
-        let vae = try AutoencoderKL(config: VAEConfig(ConfigFile(path: dir + "/config.json")),
-                                    weights: Weights(SafeTensorsFile(path: dir + "/diffusion_pytorch_model.safetensors")))
+        let (vae, ref) = try Self.network(model, "vae") { try AutoencoderKL(config: VAEConfig($0), weights: $1) }
         let decoded = vae.decode(try ref.tensor("vae_dec_in"))
         #expect(Self.relativeError(decoded, try ref.tensor("vae_dec_out")) < 1e-4)
         let (mean, logvar) = try vae.encode(try ref.tensor("vae_enc_in"))

@@ -29,14 +29,14 @@ struct PipelineFixtureTests {
         try SafeTensorsFile(path: Fixtures.path("reference/\(model)/pipeline.safetensors"))
     }
 
-    static let cases: [Case] = models.flatMap { model -> [Case] in
-        guard let data = FileManager.default.contents(atPath: Fixtures.path("reference/\(model)/pipeline.json")),
-              let meta = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let list = meta["cases"] as? [[String: Any]] else { return [] }
-        return list.map { c in
-            Case(model: model, name: c["name"] as! String, prompt: c["prompt"] as! String, negative: c["negative_prompt"] as! String,
-                 seed: UInt64(c["seed"] as! String)!, steps: c["steps"] as! Int, sampler: c["sampler"] as! String,
-                 cfg: Float(c["cfg_scale"] as! Double), width: c["width"] as! Int, height: c["height"] as! Int)
+    /// Every model's cases; throws (failing the test that takes them) when a model's list is missing or empty.
+    static func cases() throws -> [Case] {
+        try models.flatMap { model -> [Case] in
+            try Fixtures.caseList("reference/\(model)/pipeline.json", key: "cases").map { c in
+                Case(model: model, name: c["name"] as! String, prompt: c["prompt"] as! String, negative: c["negative_prompt"] as! String,
+                     seed: UInt64(c["seed"] as! String)!, steps: c["steps"] as! Int, sampler: c["sampler"] as! String,
+                     cfg: Float(c["cfg_scale"] as! Double), width: c["width"] as! Int, height: c["height"] as! Int)
+            }
         }
     }
 
@@ -50,7 +50,7 @@ struct PipelineFixtureTests {
         return out
     }()
 
-    @Test("the final image is within 3 levels (max) and 0.1 (mean) of diffusers per channel", arguments: cases)
+    @Test("the final image is within 3 levels (max) and 0.1 (mean) of diffusers per channel", arguments: try cases())
     // Observed on the 14 cases: latents relative error ≤ 1e-5 except 2.7e-4 (tiny-sd-c DDIM, clip_sample on);
     // image max |Δ| ≤ 1 and mean |Δ| ≤ 0.021 per channel.
     func image(c: Case) throws {

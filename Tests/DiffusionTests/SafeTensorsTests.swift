@@ -2,17 +2,7 @@ import Foundation
 import Testing
 import Diffusion
 import Tensor
-
-/// A scratch folder removed when the value dies.
-final class TemporaryFolder {
-    let url: URL
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-tests-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
+import TestSupport
 
 /// Builds a safetensors file from a header JSON string and a data section.
 func safetensorsBytes(header: String, data: [UInt8]) -> [UInt8] {
@@ -36,8 +26,10 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 }
 
 @Suite struct SafeTensorsTests {
-    @Test func writtenTensorsReadBackUnchangedWithSortedNamesAndMetadata() throws {
-        let folder = TemporaryFolder()
+    @Test("written tensors read back unchanged, with sorted names and metadata")
+    func writtenTensorsReadBackUnchangedWithSortedNamesAndMetadata() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("a.safetensors")
         let a = Tensor(shape: [2, 3], values: [1, -2, 3.5, .infinity, 0, -0.0])
         let b = Tensor(shape: [], values: [42])
@@ -58,8 +50,10 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         }
     }
 
-    @Test func writingReplacesAnExistingFileAtomicallyAndRejectsDuplicateNames() throws {
-        let folder = TemporaryFolder()
+    @Test("writing replaces an existing file atomically and rejects duplicate names")
+    func writingReplacesAnExistingFileAtomicallyAndRejectsDuplicateNames() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("b.safetensors")
         try SafeTensorsWriter.write([("x", Tensor(shape: [1], values: [1]))], to: path)
         try SafeTensorsWriter.write([("y", Tensor(shape: [1], values: [2]))], to: path)
@@ -69,7 +63,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(leftovers.isEmpty)
     }
 
-    @Test func halfPrecisionConvertsExactlyForEveryBitPattern() {
+    @Test("half precision converts exactly for every bit pattern")
+    func halfPrecisionConvertsExactlyForEveryBitPattern() {
         // Independent reference: value = (-1)^s · 2^(e−15) · (1 + m/1024), subnormals 2^−14 · m/1024.
         for bits in 0...0xFFFF {
             let h = UInt16(bits)
@@ -88,7 +83,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         }
     }
 
-    @Test func bfloat16AndFloat8ConvertExactly() {
+    @Test("bfloat16 and float8 convert exactly")
+    func bfloat16AndFloat8ConvertExactly() {
         #expect(FloatConversion.float(fromBFloat16Bits: 0x3F80) == 1)
         #expect(FloatConversion.float(fromBFloat16Bits: 0xC040) == -3)
         #expect(FloatConversion.float(fromBFloat16Bits: 0x7F80) == .infinity)
@@ -102,8 +98,10 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(FloatConversion.float(fromE5M2: 0x7C) == .infinity)
     }
 
-    @Test func everyStoredTypeIsReadAsFloat32() throws {
-        let folder = TemporaryFolder()
+    @Test("every stored type is read as float32")
+    func everyStoredTypeIsReadAsFloat32() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         // f16 [1, -2, 65504, 2^-24], bf16 [1, -0.5], f64 [0.1], i64 [-7], u8 [255], bool [0, 1]
         var data: [UInt8] = []
         for h: UInt16 in [0x3C00, 0xC000, 0x7BFF, 0x0001] { data += [UInt8(h & 0xFF), UInt8(h >> 8)] }
@@ -129,7 +127,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(file.info("h")?.byteRange.count == 8)
     }
 
-    @Test func convertingHundredsOfMegabytesOfHalfsIsFast() throws {
+    @Test("converting hundreds of megabytes of halfs is fast")
+    func convertingHundredsOfMegabytesOfHalfsIsFast() throws {
         // 64 Mi halfs = 128 MB (random bits, so many subnormals/NaNs); measured 0.36 s here including the
         // 256 MB output allocation. A branch-free variant (scale by 2¹¹²) measured 0.49 s and was not kept.
         let count = 64 << 20
@@ -146,8 +145,10 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
 
     // MARK: - Corruption: each problem has its own error
 
-    @Test func missingFilesEmptyFilesAndFoldersAreReportedDistinctly() throws {
-        let folder = TemporaryFolder()
+    @Test("missing files, empty files and folders are reported distinctly")
+    func missingFilesEmptyFilesAndFoldersAreReportedDistinctly() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         expectCode(.fileNotFound) { _ = try SafeTensorsFile(path: folder.path("absent.safetensors")) }
         expectCode(.unreadable) { _ = try SafeTensorsFile(path: folder.url.path) }
         _ = FileManager.default.createFile(atPath: folder.path("empty.safetensors"), contents: Data())
@@ -162,8 +163,10 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         }
     }
 
-    @Test func pickleCheckpointsAreRefusedByExtensionAndByContent() throws {
-        let folder = TemporaryFolder()
+    @Test("pickle checkpoints are refused by extension and by content")
+    func pickleCheckpointsAreRefusedByExtensionAndByContent() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         for name in ["model.ckpt", "model.pt", "model.pth", "pytorch_model.bin"] {
             _ = FileManager.default.createFile(atPath: folder.path(name), contents: Data([0x80, 0x02, 0x7D, 0x71]))
             expectCode(.pickleCheckpoint) { _ = try SafeTensorsFile(path: folder.path(name)) }
@@ -181,13 +184,14 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(throws: Never.self) { _ = try SafeTensorsHeader.parse(file: safetensorsBytes(header: padded, data: [])) }
     }
 
-    @Test func headerLengthBeyondTheFileOrAbove100MBIsRejected() {
+    @Test("a header length beyond the file or above 100 MB is rejected")
+    func headerLengthBeyondTheFileOrAbove100MBIsRejected() {
         expectCode(.headerBeyondFile) { _ = try SafeTensorsHeader.parse(file: [100, 0, 0, 0, 0, 0, 0, 0] + Array("{}".utf8)) }
         expectCode(.headerTooLarge) { _ = try SafeTensorsHeader.parse(file: [0, 0, 0, 0, 1, 0, 0, 0, 0x7B, 0x7D]) }
         expectCode(.headerTooLarge) { _ = try SafeTensorsHeader.parse(file: [UInt8](repeating: 0xFF, count: 16)) }
     }
 
-    @Test(arguments: [
+    @Test("each header problem gets its own error code", arguments: [
         ("{\"a\":", SafeTensorsError.Code.invalidJSON),
         ("{\"a\":1,}", .invalidJSON),
         ("{\"a\":{} } x", .invalidJSON),
@@ -218,8 +222,10 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(code) { _ = try SafeTensorsHeader.parse(file: safetensorsBytes(header: header, data: [UInt8](repeating: 0, count: 8))) }
     }
 
-    @Test func corruptionsOfAWrittenFileAreDetectedOnOpen() throws {
-        let folder = TemporaryFolder()
+    @Test("corruptions of a written file are detected on open")
+    func corruptionsOfAWrittenFileAreDetectedOnOpen() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let good = folder.path("good.safetensors")
         try SafeTensorsWriter.write([("w", Tensor(shape: [2, 2], values: [1, 2, 3, 4])), ("b", Tensor(shape: [2], values: [5, 6]))], to: good)
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
@@ -250,9 +256,9 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         expectCode(.missingField) { _ = try SafeTensorsFile(path: variant("field.safetensors", edited("\"shape\"", "\"shapf\""))) }
     }
 
-    @Test(.enabled(if: Fixtures.exists("models"), "needs the tiny model fixtures (tools/fixtures/make_fixtures.py)"))
+    @Test("the tiny models' weights in fp32, fp16 and bf16 match an independent conversion")
     func tinyModelWeightsInFP32FP16AndBF16MatchAnIndependentConversion() throws {
-        let root = Fixtures.path("models")
+        let root = try Fixtures.required("models")
         let enumerator = FileManager.default.enumerator(atPath: root)
         var checked = 0
         while let relative = enumerator?.nextObject() as? String {
@@ -293,11 +299,11 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
         #expect(checked > 0)
     }
 
-    @Test(.enabled(if: Fixtures.exists("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"), "needs the tiny model fixtures"))
+    @Test("a bfloat16 copy of the tiny UNet reads back as the rounded values")
     func aBFloat16CopyOfTheTinyUNetReadsBackAsTheRoundedValues() throws {
         // Besides tiny-sd-c's bf16 files (checked above): round tiny-sd-a's fp32 UNet to bf16 (nearest-even)
         // here, write the file by hand, and expect exactly the rounded values back.
-        let source = try SafeTensorsFile(path: Fixtures.path("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"))
+        let source = try SafeTensorsFile(path: Fixtures.required("models/tiny-sd-a/unet/diffusion_pytorch_model.safetensors"))
         var entries: [String] = [], data: [UInt8] = [], expected: [String: [Float]] = [:]
         for name in source.names {
             let values = try source.tensor(name).scalars
@@ -313,7 +319,8 @@ func expectCode(_ code: SafeTensorsError.Code, _ body: () throws -> Void, source
             let shape = try source.tensor(name).shape.map(String.init).joined(separator: ",")
             entries.append("\"\(name)\":{\"dtype\":\"BF16\",\"shape\":[\(shape)],\"data_offsets\":[\(start),\(data.count)]}")
         }
-        let folder = TemporaryFolder()
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
         let path = folder.path("unet-bf16.safetensors")
         #expect(FileManager.default.createFile(atPath: path, contents: Data(safetensorsBytes(header: "{" + entries.joined(separator: ",") + "}", data: data))))
         let file = try SafeTensorsFile(path: path)

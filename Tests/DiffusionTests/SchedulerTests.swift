@@ -21,10 +21,8 @@ import Tensor
     }
     struct Cases: Decodable { let cases: [Case] }
 
-    static let hasFixtures = Fixtures.exists("schedulers/cases.json")
-
     static func configs() throws -> [String: SchedulerConfig] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("schedulers/cases.json")))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.required("schedulers/cases.json")))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configs = try #require(root["configs"] as? [String: [String: Any]])
         return try configs.mapValues { try config($0) }
@@ -35,10 +33,12 @@ import Tensor
     }
 
     static func cases() throws -> [Case] {
-        try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("schedulers/cases.json")))).cases
+        let cases = try Fixtures.decode(Cases.self, "schedulers/cases.json").cases
+        try #require(!cases.isEmpty, "schedulers/cases.json lists no cases")
+        return cases
     }
 
-    @Test(.enabled(if: hasFixtures, "needs scheduler fixtures"))
+    @Test("timesteps, sigmas and initial noise match diffusers for every case")
     func timestepsSigmasAndInitialNoiseMatchDiffusersForEveryCase() throws {
         // Observed: timesteps identical; ᾱ bit-identical (betas via FMA linspace, cumprod in double);
         // sigmas worst relative Δ 1.16e-7 — one float32 ulp in some entries of the σ table, where torch's
@@ -79,7 +79,7 @@ import Tensor
         #expect(worstAlpha <= 1e-6, "worst ᾱ relative Δ \(worstAlpha)")
     }
 
-    @Test(.enabled(if: hasFixtures, "needs scheduler fixtures"), arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"], SamplerKind.allCases)
+    @Test("four-step trajectories with fake model outputs match diffusers", arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"], SamplerKind.allCases)
     func fourStepTrajectoriesWithFakeModelOutputsMatchDiffusers(config name: String, sampler: SamplerKind) throws {
         // Relative Δ = |Δ| / max(|ref|, 1). Observed (x86-64, this machine), worst relative / max |Δ|:
         // tiny-sd-a ddim 6.2e-7 / 2.9e-6, euler 2.4e-7 / 3.8e-6, euler_a 3.0e-7 / 3.8e-6 (includes the RNG's
@@ -89,7 +89,7 @@ import Tensor
         try checkTrajectory(config: name, sampler: sampler, steps: 4, key: "\(name)_\(sampler.rawValue)")
     }
 
-    @Test(.enabled(if: hasFixtures, "needs scheduler fixtures"), arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"],
+    @Test("seven-step multistep trajectories match diffusers", arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"],
           [SamplerKind.pndm, .lms, .dpmpp_2m, .dpmpp_2m_karras])
     func sevenStepMultistepTrajectoriesMatchDiffusers(config name: String, sampler: SamplerKind) throws {
         // Seven steps exercise the multistep histories: PLMS's repeated first timestep and 4-deep ets list,
@@ -100,7 +100,7 @@ import Tensor
 
     func checkTrajectory(config name: String, sampler: SamplerKind, steps: Int, key: String) throws {
         let config = try #require(try Self.configs()[name])
-        let file = try SafeTensorsFile(path: Fixtures.path("schedulers/steps.safetensors"))
+        let file = try SafeTensorsFile(path: Fixtures.required("schedulers/steps.safetensors"))
         var scheduler = try makeScheduler(sampler, config: config, steps: steps)
         var noise = TorchGenerator(seed: 1234)
         var x = try file.tensor("\(key)_in_0")
@@ -121,7 +121,8 @@ import Tensor
         #expect(worst <= 1e-5, "\(key): worst relative Δ \(worst), max |Δ| \(worstAbs)")
     }
 
-    @Test func singleFileCheckpointsGetSD15DefaultsWithClassSpecificSpacing() throws {
+    @Test("single-file checkpoints get SD 1.5 defaults with class-specific spacing")
+    func singleFileCheckpointsGetSD15DefaultsWithClassSpecificSpacing() throws {
         let config = SchedulerConfig.stableDiffusion15
         #expect(config.timestepSpacing == nil)
         let ddim = try makeScheduler(.ddim, config: config, steps: 10)
@@ -130,7 +131,8 @@ import Tensor
         #expect(euler.timesteps.first == 999 && euler.timesteps.last == 0)  // linspace
     }
 
-    @Test func keysDiffusersRecordedAsDefaultsCountAsAbsent() throws {
+    @Test("keys diffusers recorded as defaults count as absent")
+    func keysDiffusersRecordedAsDefaultsCountAsAbsent() throws {
         let json: [String: Any] = ["timestep_spacing": "leading", "_use_default_values": ["timestep_spacing"],
                                    "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012]
         let config = try Self.config(json)
@@ -141,7 +143,8 @@ import Tensor
         #expect(try makeScheduler(.euler, config: stated, steps: 5).timesteps.first == 800)
     }
 
-    @Test func badStepCountsAndConfigsGiveClearErrors() throws {
+    @Test("bad step counts and configs give clear errors")
+    func badStepCountsAndConfigsGiveClearErrors() throws {
         for steps in [0, -1, 1001] {
             #expect { _ = try makeScheduler(.ddim, config: .stableDiffusion15, steps: steps) } throws: { error in
                 (error as? SchedulerError)?.code == .invalidSteps && "\(error)".contains("1000")
@@ -153,7 +156,8 @@ import Tensor
         #expect { _ = try SchedulerConfig.load(path: "/nonexistent/scheduler_config.json") } throws: { ($0 as? SchedulerError)?.code == .unreadable }
     }
 
-    @Test func aValueOnlyOneSamplerReadsIsRejectedByThatSamplerAloneAndFileErrorsNameFileAndKey() throws {
+    @Test("a value only one sampler reads is rejected by that sampler alone, and file errors name the file and key")
+    func aValueOnlyOneSamplerReadsIsRejectedByThatSamplerAloneAndFileErrorsNameFileAndKey() throws {
         // UniPC's solver_type and a log-linear interpolation: DDIM ignores them, DPM++ and Euler refuse.
         let config = try Self.config(["solver_type": "bh2", "interpolation_type": "log_linear"])
         #expect(config.solverType == .midpoint && config.unsupportedValues == ["solver_type": "bh2", "interpolation_type": "log_linear"])
@@ -170,7 +174,8 @@ import Tensor
         }
     }
 
-    @Test func samplerNamesParseInSeveralSpellingsAndUnknownOnesListTheKnown() throws {
+    @Test("sampler names parse in several spellings, and unknown ones list the known")
+    func samplerNamesParseInSeveralSpellingsAndUnknownOnesListTheKnown() throws {
         #expect(try SamplerKind(parsing: "euler_a") == .euler_a)
         #expect(try SamplerKind(parsing: "Euler a") == .euler_a)
         #expect(try SamplerKind(parsing: "EULER-A") == .euler_a)
@@ -187,7 +192,8 @@ import Tensor
         }
     }
 
-    @Test func eulerAncestralDrawsOneNoiseTensorPerStepIncludingTheLast() throws {
+    @Test("Euler ancestral draws one noise tensor per step, including the last")
+    func eulerAncestralDrawsOneNoiseTensorPerStepIncludingTheLast() throws {
         var scheduler = try makeScheduler(.euler_a, config: .stableDiffusion15, steps: 3)
         var g = TorchGenerator(seed: 9), reference = TorchGenerator(seed: 9)
         var x = Tensor(zeros: [1, 4, 2, 2])
@@ -198,7 +204,8 @@ import Tensor
 }
 
 extension SchedulerTests {
-    @Test func karrasSigmasSpanTheSameRangeWithRhoSevenSpacingAndMapBackToTimesteps() throws {
+    @Test("Karras sigmas span the same range with ρ = 7 spacing and map back to timesteps")
+    func karrasSigmasSpanTheSameRangeWithRhoSevenSpacingAndMapBackToTimesteps() throws {
         var config = SchedulerConfig.stableDiffusion15
         let plain = try #require(try makeScheduler(.euler, config: config, steps: 10) as? EulerDiscreteScheduler)
         config.useKarrasSigmas = true

@@ -14,7 +14,8 @@ import Tensor
     }
     struct Cases: Decodable { let torch: String; let cases: [Case] }
 
-    @Test func mersenneTwisterMatchesTheReferenceOutputsOfSeed5489() {
+    @Test("the Mersenne Twister matches the reference outputs of seed 5489")
+    func mersenneTwisterMatchesTheReferenceOutputsOfSeed5489() {
         // std::mt19937 default seed 5489: first output 3499211612, 10000th 4123659995 (C++11 [rand.predef]).
         var g = TorchGenerator(seed: 5489)
         #expect(g.random32() == 3_499_211_612)
@@ -22,26 +23,28 @@ import Tensor
         #expect(g.random32() == 4_123_659_995)
     }
 
-    @Test func seedsThatDifferBy2To32GiveTheSameStream() {
+    @Test("seeds that differ by 2³² give the same stream")
+    func seedsThatDifferBy2To32GiveTheSameStream() {
         var a = TorchGenerator(seed: 7), b = TorchGenerator(seed: 7 + (1 << 32))
         #expect(a.randnFloats(count: 40) == b.randnFloats(count: 40))
     }
 
-    @Test func smallDrawsKnownFromPyTorchDocsMatch() {
+    @Test("small draws known from the PyTorch docs match")
+    func smallDrawsKnownFromPyTorchDocsMatch() {
         // torch.manual_seed(0); torch.randn(4) → [1.5410, -0.2934, -2.1788, 0.5684]
         var g = TorchGenerator(seed: 0)
         let v = g.randnFloats(count: 4)
         for (x, y) in zip(v, [1.5410, -0.2934, -2.1788, 0.5684] as [Float]) { #expect(abs(x - y) < 1e-4) }
     }
 
-    @Test(.enabled(if: Fixtures.exists("rng/cases.json"), "needs rng fixtures"))
+    @Test("every fixture tensor matches torch.randn to within 1e-6")
     func everyFixtureTensorMatchesTorchRandnBitForBit() throws {
         // Observed against torch 2.13.0+cpu (this machine, glibc libm): max |Δ| 2.38e-7 (one float ulp at
         // |x| in [2, 4)); 676 of 3,659 values differ in the last bit, all from the ≥ 16-element path, where
         // torch's AVX2 kernel uses polynomial log/sincos (avx_mathfun). The < 16 path is bit-identical.
         // With θ computed as a double product (the scalar kernel) the max |Δ| was 1.19e-6.
-        let cases = try JSONDecoder().decode(Cases.self, from: Data(contentsOf: URL(fileURLWithPath: Fixtures.path("rng/cases.json"))))
-        let file = try SafeTensorsFile(path: Fixtures.path("rng/randn.safetensors"))
+        let cases = try Fixtures.decode(Cases.self, "rng/cases.json")
+        let file = try SafeTensorsFile(path: Fixtures.required("rng/randn.safetensors"))
         var generators: [String: TorchGenerator] = [:]
         var maxDiff: Float = 0, mismatched = 0
         for c in cases.cases {

@@ -5,14 +5,14 @@ import Foundation
 import Imaging
 import Logging
 import RenderFormat
+import TestSupport
 import Testing
 
 /// The seam between farm and engine, without processes or a database: the one job → request mapping, the
 /// submit-time model checks, and the worker's renderer on the tiny fixture model.
 @Suite("The farm–engine seam")
 struct FarmDiffusionTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("DiffusionTests/Fixtures")
+    static let fixtures = RepositoryPaths.fixtures
     static let model = fixtures.appendingPathComponent("models/tiny-sd-a").path
     static let initImage = fixtures.appendingPathComponent("reference/tiny-sd-a/init-rgba.png").path
 
@@ -60,8 +60,9 @@ struct FarmDiffusionTests {
 
     @Test("image-to-image inputs come only from their content address, and changed bytes fail the job for good")
     func initImagesComeFromStorage() throws {
-        let storage = FileManager.default.temporaryDirectory.appendingPathComponent("seam-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: storage) }
+        let scratch = try ScratchDirectory(prefix: "seam")
+        defer { scratch.remove() }
+        let storage = scratch.path
         let prepared = try InitImageStore.read(Self.initImage)
         let input = try InitImageInput(sha256: prepared.reference.sha256)
         let job = Self.job(.img2img(input, strength: 0.75))
@@ -73,12 +74,8 @@ struct FarmDiffusionTests {
         let decoded = try PNGCodec.decode(png)
         #expect(decoded.text.first { $0.key == "parameters" }?.value.contains("Denoising strength: 0.75") == true)
         // Someone replaces the stored bytes: the job can never render what was submitted.
-        let other = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.fixtures.appendingPathComponent("reference/tiny-sd-a/init-rgb.png").path)))
-        try other.write(to: storage + "/" + input.storagePath)
+        let other = try Data(contentsOf: Self.fixtures.appendingPathComponent("reference/tiny-sd-a/init-rgb.png"))
+        try other.write(to: URL(fileURLWithPath: storage + "/" + input.storagePath))
         #expect(throws: PermanentRenderError.self) { _ = try renderer.render(job) { _, _ in true } }
     }
-}
-
-extension Array where Element == UInt8 {
-    func write(to path: String) throws { try Data(self).write(to: URL(fileURLWithPath: path)) }
 }

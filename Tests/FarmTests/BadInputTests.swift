@@ -1,6 +1,7 @@
 import Farm
 import Foundation
 import Testing
+import TestSupport
 
 /// Bad input to every command: a clear error naming the problem, a non-zero exit, nothing written.
 extension FarmIntegrationTests {

@@ -3,6 +3,7 @@ import Farm
 import Foundation
 import RenderFormat
 import Testing
+import TestSupport
 
 /// The farm with the real Stable Diffusion renderer: workers render a grid on the tiny fixture model and
 /// every output is byte-identical to `sdfarm render` with the same parameters.
@@ -45,7 +46,7 @@ struct DiffusionFarmTests {
 struct FarmKindsTests {
     static let rgba = Harness.repo.appendingPathComponent("Tests/DiffusionTests/Fixtures/reference/tiny-sd-a/init-rgba.png").path
 
-    func submit(_ db: Harness.Database, _ args: [String], model: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    func submit(_ db: Harness.Database, _ args: [String], model: String? = nil) throws -> ProcessRunner.Result {
         try Harness.run("sdfarm", ["submit", "--database", db.url, "--model", model ?? db.model, "--json"] + args)
     }
 

@@ -2,6 +2,7 @@ import Farm
 import Foundation
 import Imaging
 import Testing
+import TestSupport
 
 /// The farm end to end against the real PostgreSQL with real `sdfarm-worker` processes. Serialized: one
 /// test restarts the server and another cuts a network link.

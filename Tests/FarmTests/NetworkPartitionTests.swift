@@ -1,6 +1,7 @@
 import Farm
 import Foundation
 import Testing
+import TestSupport
 
 /// A worker on a separate network host: a network namespace joined to this one by a veth pair.
 extension FarmIntegrationTests {

@@ -1,6 +1,7 @@
 import Farm
 import Foundation
 import Testing
+import TestSupport
 
 /// The queue against the real PostgreSQL, in process: fencing, retry with backoff, priorities, cancel.
 /// Serialized with the process tests (`FarmProcessTests`) because one of those restarts the server.

@@ -2,6 +2,7 @@ import Foundation
 import Basics
 import Imaging
 import Testing
+import TestSupport
 
 @Suite("PNG through libpng")
 struct PNGCodecTests {
@@ -15,12 +16,11 @@ struct PNGCodecTests {
 
     @Test("an image written and read back is byte-identical and keeps its tEXt chunk")
     func roundTripWithText() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("png-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try ScratchDirectory(prefix: "png")
+        defer { dir.remove() }
         let image = Self.gradient(width: 37, height: 23)
         let parameters = "a red circle\nNegative prompt: blur\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 37x23, Model hash: abcd1234, Model: tiny"
-        let path = dir.appendingPathComponent("out.png").path
+        let path = dir.path("out.png")
         try PNGCodec.write(image, to: path, text: [.init(key: "parameters", value: parameters)])
         let decoded = try PNGCodec.read(path: path)
         #expect(decoded.image == image)

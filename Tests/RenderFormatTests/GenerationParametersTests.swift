@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import RenderFormat
+import TestSupport
 
 @Suite struct GenerationParametersTests {
-    @Test(arguments: [
+    @Test("SHA-256 matches the FIPS test vectors", arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
         ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
@@ -14,7 +15,8 @@ import RenderFormat
         #expect(SHA256.hex(SHA256.hash(Array(message.utf8))) == digest)
     }
 
-    @Test func sha256OfAMillionAsFedInOddChunksMatches() {
+    @Test("SHA-256 of a million 'a's fed in odd chunks matches")
+    func sha256OfAMillionAsFedInOddChunksMatches() {
         var hasher = SHA256()
         let block = [UInt8](repeating: UInt8(ascii: "a"), count: 997)
         var fed = 0
@@ -26,18 +28,19 @@ import RenderFormat
         #expect(SHA256.hex(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
-    @Test func modelHashIsTheFirstTenHexDigitsOfTheFileSHA256() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sdfarm-hash-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("model.safetensors").path
+    @Test("the model hash is the first ten hex digits of the file's SHA-256")
+    func modelHashIsTheFirstTenHexDigitsOfTheFileSHA256() throws {
+        let folder = try ScratchDirectory()
+        defer { folder.remove() }
+        let path = folder.path("model.safetensors")
         #expect(FileManager.default.createFile(atPath: path, contents: Data("abc".utf8)))
         #expect(try GenerationParameters.modelHash(path: path) == "ba7816bf8f")
-        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters.modelHash(path: dir.appendingPathComponent("absent").path) }
-        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters.modelHash(path: dir.path) }
+        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters.modelHash(path: folder.path("absent")) }
+        #expect(throws: RenderFormatError.self) { _ = try GenerationParameters.modelHash(path: folder.path) }
     }
 
-    @Test func a1111TextHasThePromptNegativePromptAndSettingsLines() {
+    @Test("A1111 text has the prompt, negative prompt and settings lines")
+    func a1111TextHasThePromptNegativePromptAndSettingsLines() {
         var p = GenerationParameters(prompt: "a red cat", negativePrompt: "blurry", steps: 20, sampler: .euler_a, cfgScale: 7.5,
                                      seed: 42, width: 512, height: 512, modelHash: "abcd1234", modelName: "NAME")
         #expect(p.a1111Text == "a red cat\nNegative prompt: blurry\nSteps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: abcd1234, Model: NAME")
@@ -48,7 +51,8 @@ import RenderFormat
         #expect(p.a1111Text == "a red cat\nSteps: 20, Sampler: DDIM, CFG scale: 7, Seed: 42, Size: 512x512, Model hash: abcd1234, Model: NAME, Denoising strength: 0.75")
     }
 
-    @Test func cfgScaleIsPrintedLikeA1111AndAwkwardValuesAreQuoted() {
+    @Test("the CFG scale is printed like A1111 and awkward values are quoted")
+    func cfgScaleIsPrintedLikeA1111AndAwkwardValuesAreQuoted() {
         #expect(GenerationParameters.formatNumber(1) == "1")
         #expect(GenerationParameters.formatNumber(7) == "7")
         #expect(GenerationParameters.formatNumber(7.5) == "7.5")
@@ -60,7 +64,8 @@ import RenderFormat
 }
 
 extension GenerationParametersTests {
-    @Test func a1111TextParsesBackToTheSameParameters() throws {
+    @Test("A1111 text parses back to the same parameters")
+    func a1111TextParsesBackToTheSameParameters() throws {
         let original = GenerationParameters(prompt: "a red cat,\nsecond line", negativePrompt: "blurry, low quality", steps: 25, sampler: .euler_a,
                                             cfgScale: 7.5, seed: 4_294_967_296, width: 768, height: 512, modelHash: "0123456789",
                                             modelName: "my model, v2: \"final\"", extra: [("Denoising strength", "0.75"), ("Note", "a, b")])
