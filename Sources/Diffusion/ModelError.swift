@@ -18,6 +18,8 @@ public struct ModelErrorCode: DiffusionErrorCode {
     public static let unsupported = Self("unsupported")
     /// A render parameter is out of range.
     public static let badParameter = Self("bad parameter")
+    /// A render produced NaN or infinity (the same parameters always will).
+    public static let nonFinite = Self("non-finite result")
 
     public static func describe(_ error: ModelError) -> String {
         let origin = error.context.file ?? "?", tensor = error.context.item, message = error.message

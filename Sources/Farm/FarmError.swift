@@ -2,22 +2,11 @@
 /// migration problem, a file, the renderer. (Bad user input is `RenderFormatError`; the database's own
 /// failures are `PostgresError`.)
 public struct FarmError: Error, CustomStringConvertible, Sendable {
-    /// What kind of failure, extensible.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        public var description: String { name }
-        /// A value is malformed or out of range.
-        public static let invalidInput = Code(name: "invalid input")
-        /// A batch or job id that does not exist.
-        public static let notFound = Code(name: "not found")
-        /// A stored job row that cannot be decoded into a typed job.
-        public static let undecodableJob = Code(name: "undecodable job")
-        /// Migrations are missing or inconsistent.
-        public static let migration = Code(name: "migration")
-        /// A file could not be read or written.
-        public static let io = Code(name: "i/o")
-        /// The renderer is not available.
-        public static let renderer = Code(name: "renderer")
+    /// What kind of failure: `invalidInput` (a value is malformed or out of range), `notFound` (no such batch or
+    /// job), `undecodableJob` (a stored row that is not a typed job), `migration`, `io` (a file), `renderer`.
+    public enum Code: String, Sendable, CustomStringConvertible {
+        case invalidInput = "invalid input", notFound = "not found", undecodableJob = "undecodable job", migration, io = "i/o", renderer
+        public var description: String { rawValue }
     }
 
     public let code: Code

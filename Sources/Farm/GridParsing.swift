@@ -43,34 +43,35 @@ public enum GridParsing {
         return out
     }
 
-    /// `5,7.5` → [5, 7.5]; every value finite.
+    /// `5,7.5` → [5, 7.5]; each within `RenderLimits.cfgScale`.
     public static func cfgScales(_ text: String) throws(RenderFormatError) -> [Double] {
-        try items(text, input: .cfgScale).map { (raw) throws(RenderFormatError) -> Double in
-            guard let v = Double(raw) else { throw .invalid(.cfgScale, "'\(raw)' is not a number, e.g. 5,7.5") }
-            try RenderLimits.validate(cfgScale: v)
-            return v
-        }
+        try numbers(text, .cfgScale, "a number, e.g. 5,7.5") { (v: Double) throws(RenderFormatError) in try RenderLimits.validate(cfgScale: v) }
     }
 
     /// `0.3,0.5,1` → strengths, each in (0, 1], no duplicates.
     public static func strengths(_ text: String) throws(RenderFormatError) -> [Double] {
         var seen = Set<Double>()
-        return try items(text, input: .strength).map { (raw) throws(RenderFormatError) -> Double in
-            guard let v = Double(raw), v.isFinite, v > 0, v <= 1 else {
-                throw .invalid(.strength, "'\(raw)' is not a number greater than 0 and at most 1, e.g. 0.5,0.75")
-            }
-            guard seen.insert(v).inserted else { throw .invalid(.strength, "lists \(raw) more than once") }
-            return v
+        return try numbers(text, .strength, "a number greater than 0 and at most 1, e.g. 0.5,0.75") { (v: Double) throws(RenderFormatError) in
+            guard v.isFinite, v > 0, v <= 1 else { throw .invalid(.strength, "\(v) is not greater than 0 and at most 1") }
+            guard seen.insert(v).inserted else { throw .invalid(.strength, "lists \(v) more than once") }
         }
     }
 
     /// `20,30` → [20, 30]; each within `RenderLimits.steps`.
     public static func steps(_ text: String) throws(RenderFormatError) -> [Int] {
-        try items(text, input: .steps).map { (raw) throws(RenderFormatError) -> Int in
-            guard let v = Int(raw) else { throw .invalid(.steps, "'\(raw)' is not a whole number, e.g. 20,30") }
-            try RenderLimits.validate(steps: v)
-            return v
+        try numbers(text, .steps, "a whole number, e.g. 20,30") { (v: Int) throws(RenderFormatError) in try RenderLimits.validate(steps: v) }
+    }
+
+    /// A comma-separated list of numbers, each parsed as `T` and passed to `check`.
+    private static func numbers<T: LosslessStringConvertible>(_ text: String, _ input: RenderInput, _ expected: String,
+                                                              check: (T) throws(RenderFormatError) -> Void) throws(RenderFormatError) -> [T] {
+        var out: [T] = []
+        for raw in try items(text, input: input) {
+            guard let v = T(raw) else { throw .invalid(input, "'\(raw)' is not \(expected)") }
+            try check(v)
+            out.append(v)
         }
+        return out
     }
 
     /// `ddim,euler_a` → samplers.

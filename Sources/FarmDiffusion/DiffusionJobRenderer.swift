@@ -101,6 +101,8 @@ public final class DiffusionJobRenderer: JobRenderer {
             // The same model file will lack the encoder on every worker and every retry.
             throw PermanentRenderError("model \(job.model) has no VAE encoder weights, so it cannot run image-to-image jobs")
         }
-        return try pipeline.renderPNG(request, progress: progress)
+        do { return try pipeline.renderPNG(request, progress: progress) } catch let error as ModelError where error.code == .nonFinite {
+            throw PermanentRenderError("\(error)", underlying: error)
+        }
     }
 }

@@ -4,15 +4,11 @@
 /// says what is wrong and what is allowed, and the underlying error when there is one. Messages never name
 /// a command-line flag: the executables (and the HTTP API) translate `input` into their own spelling.
 public struct RenderFormatError: Error, CustomStringConvertible, Sendable {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
-        public var description: String { name }
-        /// A value is malformed or out of its documented range.
-        public static let invalidParameter = Code(name: "invalid parameter")
-        /// An A1111 `parameters` text does not parse.
-        public static let unreadableParameters = Code(name: "unreadable parameters text")
-        /// A file (a model to hash) cannot be read.
-        public static let unreadableFile = Code(name: "unreadable file")
+    /// `invalidParameter`: a value is malformed or out of its documented range; `unreadableParameters`: an
+    /// A1111 `parameters` text does not parse; `unreadableFile`: a file (a model to hash) cannot be read.
+    public enum Code: String, Sendable, CustomStringConvertible {
+        case invalidParameter = "invalid parameter", unreadableParameters = "unreadable parameters text", unreadableFile = "unreadable file"
+        public var description: String { rawValue }
     }
 
     public let code: Code

@@ -54,6 +54,15 @@ extension Tensor {
             }
         }
     }
+    /// True when no element is NaN or infinite.
+    public var isFinite: Bool {
+        withUnsafeBufferPointer { p in
+            var bad = false
+            for v in p where !v.isFinite { bad = true; break }
+            return !bad
+        }
+    }
+
 
     /// Largest absolute element-wise difference to `other` (tests and diagnostics).
     public func maxAbsDifference(_ other: Tensor) -> Float {

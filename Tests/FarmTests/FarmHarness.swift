@@ -100,6 +100,17 @@ enum Harness {
 
         func stop() { process.stop() }
     }
+    /// Submits one `steps`-step job, starts a test-pattern worker `name` on it and waits until the job has
+    /// rendered more than `after` steps. The caller stops the worker.
+    static func jobInProgress(_ db: Database, steps: Int, worker name: String, lease: Double, msPerStep: Double,
+                              after: Int = 2) throws -> (submission: JobQueue.Submission, worker: WorkerProcess, id: Int64) {
+        let s = try db.submit(steps: steps)
+        let worker = try WorkerProcess(db, name: name, lease: lease, msPerStep: msPerStep)
+        let id = try #require(try db.queue.jobs(batch: s.batchID).first?.id)
+        #expect(try waitUntil(timeout: 20) { try db.queue.job(id).progress.step > after })
+        return (s, worker, id)
+    }
+
 
     /// Polls `condition` until it is true or `timeout` passes; returns whether it became true.
     @discardableResult

@@ -42,11 +42,8 @@ struct FarmIntegrationTests {
     func killedWorkerIsRescued() throws {
         let db = try Harness.Database()
         defer { db.drop() }
-        let s = try db.submit(steps: 100)
-        let victim = try Harness.WorkerProcess(db, name: "victim", lease: 1.5, msPerStep: 20)
+        let (s, victim, id) = try Harness.jobInProgress(db, steps: 100, worker: "victim", lease: 1.5, msPerStep: 20, after: 3)
         defer { victim.stop() }
-        let id = try #require(try db.queue.jobs(batch: s.batchID).first?.id)
-        #expect(try Harness.waitUntil(timeout: 20) { try db.queue.job(id).progress.step > 3 })
         victim.signal(SIGKILL)
         let killedAt = Date()
         let rescuer = try Harness.WorkerProcess(db, name: "rescuer", lease: 1.5, msPerStep: 1, extra: ["--exit-when-idle"])

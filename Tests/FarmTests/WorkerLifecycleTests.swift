@@ -8,11 +8,8 @@ extension FarmIntegrationTests {
     func secondSignalReleases() throws {
         let db = try Harness.Database()
         defer { db.drop() }
-        let s = try db.submit(steps: 500)
-        let worker = try Harness.WorkerProcess(db, name: "w", lease: 2, msPerStep: 10)
+        let (_, worker, id) = try Harness.jobInProgress(db, steps: 500, worker: "w", lease: 2, msPerStep: 10)
         defer { worker.stop() }
-        let id = try #require(try db.queue.jobs(batch: s.batchID).first?.id)
-        #expect(try Harness.waitUntil(timeout: 20) { try db.queue.job(id).progress.step > 2 })
         worker.signal(SIGINT)
         Thread.sleep(forTimeInterval: 0.2)
         worker.signal(SIGINT)

@@ -164,7 +164,8 @@ public final class StableDiffusionPipeline: Sendable {
         var bytes = [UInt8](repeating: 0, count: w * h * 3)
         x.withUnsafeBufferPointer { p in
             for c in 0..<3 { for i in 0..<(h * w) {
-                let v = min(max(p[c * h * w + i] / 2 + 0.5, 0), 1)
+                let x = p[c * h * w + i] / 2 + 0.5
+                let v = x.isNaN ? 0 : min(max(x, 0), 1)
                 bytes[i * 3 + c] = UInt8((v * 255).rounded(.toNearestOrEven))
             } }
         }
@@ -189,8 +190,14 @@ public final class StableDiffusionPipeline: Sendable {
     }
 
     /// Renders a request to PNG bytes with its parameters embedded.
+    /// - Throws: `ModelError.nonFinite` when the latents hold NaN or infinity (never a PNG of garbage).
     public func renderPNG(_ request: RenderRequest, progress: (Int, Int) -> Bool = { _, _ in true }) throws -> [UInt8] {
-        let image = decode(try denoise(request, progress: progress))
+        let latents = try denoise(request, progress: progress)
+        guard latents.isFinite else {
+            throw ModelError(code: .nonFinite, origin: "render",
+                             message: "the denoised latents hold NaN or infinity (CFG scale \(request.cfgScale), \(request.steps) steps); lower the CFG scale or check the model's weights")
+        }
+        let image = decode(latents)
         return try PNGCodec.encode(image, text: [.init(key: "parameters", value: parameters(for: request).a1111Text)])
     }
 }

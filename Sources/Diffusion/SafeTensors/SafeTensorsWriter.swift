@@ -1,3 +1,4 @@
+import Basics
 public import Tensor
 import Foundation
 #if canImport(Glibc)
@@ -8,26 +9,13 @@ import Darwin
 
 /// Writes float32 tensors as a safetensors file.
 public struct SafeTensorsWriter {
-    /// Writes `tensors` (F32, in the given order) and `metadata` to `path` atomically: the bytes go to a
-    /// temporary file in the same folder, which is renamed over `path`.
+    /// Writes `tensors` (F32, in the given order) and `metadata` to `path` through the one atomic writer
+    /// (`Basics.AtomicFile`: temporary sibling, fsync, rename, directory fsync).
     /// - Throws: `SafeTensorsError.Code.writeFailed` for duplicate names or I/O failures.
     public static func write(_ tensors: [(String, Tensor)], metadata: [String: String] = [:], to path: String) throws {
         let file = try encode(tensors, metadata: metadata, path: path)
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        do {
-            try file.write(to: temporary)
-            // rename(2) replaces the destination atomically.
-            guard rename(temporary.path, url.path) == 0 else {
-                throw SafeTensorsError(.writeFailed, path: path, message: "cannot rename the temporary file into place (\(String(cString: strerror(errno))))")
-            }
-        } catch let error as SafeTensorsError {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw SafeTensorsError(.writeFailed, path: path, message: "cannot write the file (\(error.localizedDescription)); check that the folder exists and is writable",
+        do { try AtomicFile.write([UInt8](file), to: path) } catch {
+            throw SafeTensorsError(.writeFailed, path: path, message: "cannot write the file (\(error)); check that the folder exists and is writable",
                                    underlying: error)
         }
     }
@@ -38,7 +26,7 @@ public struct SafeTensorsWriter {
         var entries: [String] = []
         var offset = 0
         if !metadata.isEmpty {
-            let fields = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            let fields = metadata.sorted { $0.key < $1.key }.map { "\(JSONString.quoted($0.key)):\(JSONString.quoted($0.value))" }
             entries.append("\"__metadata__\":{\(fields.joined(separator: ","))}")
         }
         for (name, tensor) in tensors {
@@ -47,7 +35,7 @@ public struct SafeTensorsWriter {
             }
             let bytes = tensor.count * 4
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            entries.append("\(JSONString.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         var header = Array("{\(entries.joined(separator: ","))}".utf8)
@@ -60,27 +48,5 @@ public struct SafeTensorsWriter {
             tensor.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
         }
         return data
-    }
-
-    /// `text` as a JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

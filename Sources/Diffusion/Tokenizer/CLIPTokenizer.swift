@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// CLIP's byte-level BPE tokenizer, giving the ids transformers' `CLIPTokenizer` (tokenizers backend) gives.
 ///
@@ -8,7 +9,7 @@ import Foundation
 /// normalise (NFC, collapse whitespace runs to one space, lowercase), split off the special tokens,
 /// pre-tokenise with CLIP's pattern, map UTF-8 bytes to characters, apply BPE merges by rank with
 /// `</w>` marking a word's end.
-public final class CLIPTokenizer: @unchecked Sendable { // reason: the only mutable state, the word cache, is used under `cacheLock`.
+public final class CLIPTokenizer: Sendable {
     /// Token string → id.
     public let vocabulary: [String: Int]
     /// The ranked merges over interned symbols.
@@ -26,10 +27,9 @@ public final class CLIPTokenizer: @unchecked Sendable { // reason: the only muta
     /// (tokenizer.json files spell that out; transformers' vocab + merges build does not).
     private let patternKeepsSpecialTexts: Bool
 
-    private let cacheLock = NSLock()
     /// Pre-token → ids, for words of at most `maxCachedWordBytes` UTF-8 bytes; emptied when it
     /// reaches `maxCachedWords` entries.
-    private var cache: [String: [Int]] = [:]
+    private let cache = Mutex<[String: [Int]]>([:])
     private static let maxCachedWords = 100_000
     private static let maxCachedWordBytes = 64
 
@@ -233,17 +233,14 @@ public final class CLIPTokenizer: @unchecked Sendable { // reason: the only muta
     private func bpeIDs(_ word: String) -> [Int] {
         let cacheable = word.utf8.count <= Self.maxCachedWordBytes
         if cacheable {
-            cacheLock.lock()
-            let cached = cache[word]
-            cacheLock.unlock()
-            if let cached { return cached }
+            if let cached = cache.withLock({ $0[word] }) { return cached }
         }
         let ids = merges.apply(word.utf8).map { symbolTokenIDs[Int($0)] }
         if cacheable {
-            cacheLock.lock()
-            if cache.count >= Self.maxCachedWords { cache.removeAll(keepingCapacity: true) }
-            cache[word] = ids
-            cacheLock.unlock()
+            cache.withLock { cache in
+                if cache.count >= Self.maxCachedWords { cache.removeAll(keepingCapacity: true) }
+                cache[word] = ids
+            }
         }
         return ids
     }
