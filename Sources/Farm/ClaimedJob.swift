@@ -14,9 +14,19 @@ public struct ClaimedJob: Sendable, Equatable {
         public let token: String
     }
 
-    /// `<storage>/<batch>/<job>.png`.
+    /// This attempt's own file, `<storage>/<batch>/<job>-<lease token prefix>.png`: every attempt writes under
+    /// its own name, and only the fenced completion publishes one (as `jobs.output_path`), so a late attempt
+    /// that lost its lease can never replace the accepted bytes.
     public func outputPath(storage: String) -> String {
-        let root = storage.hasSuffix("/") ? String(storage.dropLast()) : storage
-        return "\(root)/\(batchID)/\(id).png"
+        "\(Self.batchDirectory(storage: storage, batch: batchID))/\(Self.filePrefix(job: id))\(lease.token.prefix(8)).png"
     }
+
+    /// `<storage>/<batch>`.
+    public static func batchDirectory(storage: String, batch: Int64) -> String {
+        let root = storage.hasSuffix("/") ? String(storage.dropLast()) : storage
+        return "\(root)/\(batch)"
+    }
+
+    /// The start of every attempt file name of job `job`: `<job>-`.
+    public static func filePrefix(job: Int64) -> String { "\(job)-" }
 }

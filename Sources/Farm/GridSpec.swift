@@ -154,6 +154,15 @@ public enum BatchLimits {
     public static let maxJobs = 100_000
     /// Attempts per job.
     public static let maxAttempts = 1...100
+    /// Job priority (higher runs first).
+    public static let priority = -1000...1000
+
+    /// - Throws: `RenderFormatError.invalid(.priority, …)` outside `priority`.
+    public static func validate(priority p: Int) throws(RenderFormatError) {
+        guard priority.contains(p) else {
+            throw .invalid(.priority, "must be between \(priority.lowerBound) and \(priority.upperBound), got \(p)")
+        }
+    }
 
     /// - Throws: `RenderFormatError.invalid(.maxAttempts, …)` outside `maxAttempts`.
     public static func validate(maxAttempts n: Int) throws(RenderFormatError) {

@@ -3,16 +3,18 @@ import Logging
 
 /// Leases: claim, heartbeat, the fenced finishes (complete, fail, cancelled, release) and rescue of expired leases.
 extension JobQueue {
-    /// Claims up to `limit` due jobs (highest priority, then oldest) that serve one of `models` (nil: any
-    /// model), in one statement with `FOR UPDATE SKIP LOCKED`, giving each a fresh lease of `lease` seconds
-    /// and a new attempt token, and opening an attempt history row.
-    public func claim(worker: String, models: [String]?, limit: Int, lease: Double) throws -> [ClaimedJob] {
+    /// Claims up to `limit` due jobs (highest priority, then oldest) whose model is one of `models` (nil: any
+    /// model) and lies under one of `modelRoots` (nil: anywhere), in one statement with `FOR UPDATE SKIP LOCKED`,
+    /// giving each a fresh lease of `lease` seconds and a new attempt token, and opening an attempt history row.
+    public func claim(worker: String, models: [String]?, modelRoots: [String]? = nil, limit: Int, lease: Double) throws -> [ClaimedJob] {
         let modelsJSON = try models.map(Self.jsonArray)
+        let rootsJSON = try modelRoots.map { try Self.jsonArray($0.map { $0.hasSuffix("/") ? $0 : $0 + "/" }) }
         let r = try db.query("""
             WITH picked AS (
                 SELECT id FROM jobs
                 WHERE state = 'queued' AND run_at <= now()
                   AND ($2::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($2::jsonb)))
+                  AND ($6::jsonb IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text($6::jsonb) AS r(root) WHERE starts_with(model, r.root)))
                   AND ((last_failed_worker IS DISTINCT FROM $1 AND NOT ($1 = ANY(failed_workers)))
                        OR run_at <= now() - make_interval(secs => $5::float8))
                 ORDER BY priority DESC, run_at, id
@@ -29,7 +31,24 @@ extension JobQueue {
             )
             SELECT j.id, j.batch_id, j.attempts, j.max_attempts, j.lease_token::text AS token, \(Self.parameterColumns)
             FROM claimed j ORDER BY j.priority DESC, j.run_at, j.id
-            """, [worker, modelsJSON, String(limit), String(lease), String(options.sameWorkerGrace)])
+            """, [worker, modelsJSON, String(limit), String(lease), String(options.sameWorkerGrace), rootsJSON])
+        return try claimedJobs(r, worker: worker)
+    }
+
+    /// Jobs still leased to `worker` — a claim whose reply was lost with the connection, or a worker restarted
+    /// under the same name — with their leases extended, so the worker resumes them instead of orphaning them
+    /// until their leases expire. Workers call this before `claim`, which makes claiming safe to repeat.
+    public func heldJobs(worker: String, lease: Double) throws -> [ClaimedJob] {
+        let r = try db.query("""
+            UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $2::float8)
+            WHERE j.state = 'running' AND j.lease_owner = $1
+            RETURNING j.id, j.batch_id, j.attempts, j.max_attempts, j.lease_token::text AS token, \(Self.parameterColumns)
+            """, [worker, String(lease)])
+        return try claimedJobs(r, worker: worker)
+    }
+
+    /// Claimed rows as typed jobs; a row that does not decode is failed at once (no worker can render it).
+    private func claimedJobs(_ r: PostgresResult, worker: String) throws -> [ClaimedJob] {
         var jobs: [ClaimedJob] = []
         for i in 0..<r.rows.count {
             guard let id = r.value(i, "id").flatMap(Int64.init), let batch = r.value(i, "batch_id").flatMap(Int64.init),
@@ -72,28 +91,33 @@ extension JobQueue {
         return .held(cancelRequested: r.value(0, "cancel_requested") == "t")
     }
 
-    /// Marks the job succeeded with its output path, fenced on the lease. Returns false when the lease was
-    /// lost (the result is refused). Safe to repeat after a connection loss: a repeat of an accepted
-    /// completion returns true.
+    /// Marks the job succeeded with its output path, fenced on the lease; a job whose cancellation was requested
+    /// is cancelled instead (cancel wins). Returns false when the result was not accepted (the lease was lost,
+    /// or the job was cancelled). Safe to repeat after a connection loss: a repeat of an accepted completion
+    /// returns true.
     @discardableResult
     public func complete(_ job: ClaimedJob, outputPath: String) throws -> Bool {
         try finish(job, outcome: .succeeded, error: nil, jobUpdate: """
-            UPDATE jobs SET state = 'succeeded', output_path = $4, finished_at = now(), progress_step = progress_total,
-                   last_error = NULL, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
+            UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'succeeded' END,
+                   output_path = CASE WHEN cancel_requested THEN NULL ELSE $4 END, finished_at = now(), progress_step = progress_total,
+                   last_error = CASE WHEN cancel_requested THEN 'cancelled by request' END,
+                   lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
             WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
-            RETURNING id
+            RETURNING id, state
             """, extra: [outputPath])
     }
 
-    /// Records a failed attempt, fenced on the lease: requeued with exponential backoff (to be preferably
-    /// taken by another worker) while attempts remain and the error is retryable, else `failed`.
+    /// Records a failed attempt, fenced on the lease: requeued with exponential backoff (never again on this
+    /// worker while others may take it) while attempts remain and the error is retryable, else `failed`; a job
+    /// whose cancellation was requested is cancelled instead (cancel wins).
     /// Returns false when the lease was lost.
     @discardableResult
     public func fail(_ job: ClaimedJob, error: String, retryable: Bool) throws -> Bool {
         try finish(job, outcome: .failed, error: error, jobUpdate: """
-            UPDATE jobs SET state = CASE WHEN $5::bool AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
+            UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'cancelled'
+                                         WHEN $5::bool AND attempts < max_attempts THEN 'queued' ELSE 'failed' END,
                    run_at = now() + make_interval(secs => least($7::float8, $6::float8 * power(2, attempts - 1))),
-                   finished_at = CASE WHEN $5::bool AND attempts < max_attempts THEN NULL ELSE now() END,
+                   finished_at = CASE WHEN $5::bool AND attempts < max_attempts AND NOT cancel_requested THEN NULL ELSE now() END,
                    last_error = $4, last_failed_worker = lease_owner,
                    failed_workers = CASE WHEN lease_owner = ANY(failed_workers) THEN failed_workers ELSE array_append(failed_workers, lease_owner) END,
                    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
@@ -108,7 +132,7 @@ extension JobQueue {
         try finish(job, outcome: .cancelled, error: "cancelled by request", jobUpdate: """
             UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL
             WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
-            RETURNING id
+            RETURNING id, state
             """, extra: [])
     }
 
@@ -122,7 +146,7 @@ extension JobQueue {
                    run_at = now(), progress_step = 0, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
                    finished_at = CASE WHEN cancel_requested THEN now() END
             WHERE id = $1::bigint AND lease_owner = $2 AND lease_token = $3::uuid AND state = 'running'
-            RETURNING id
+            RETURNING id, state
             """, extra: [], notify: true)
     }
 
@@ -130,17 +154,20 @@ extension JobQueue {
                         extra: [String?], notify: Bool = false) throws -> Bool {
         // One statement (one round trip, atomic): the fenced job update, the attempt row, and the notification.
         let k = 3 + extra.count
-        var sql = "WITH j AS (\(jobUpdate)), a AS (UPDATE job_attempts SET outcome = $\(k + 1), finished_at = now(), error = $\(k + 2), "
+        // Cancel wins: when the fenced update cancelled the job, the attempt is recorded as cancelled.
+        var sql = "WITH j AS (\(jobUpdate)), a AS (UPDATE job_attempts SET outcome = CASE WHEN (SELECT state FROM j) = 'cancelled' "
+            + "THEN 'cancelled' ELSE $\(k + 1) END, finished_at = now(), error = coalesce($\(k + 2), (SELECT CASE WHEN state = 'cancelled' THEN 'cancelled by request' END FROM j)), "
             + "worker_fault = $\(k + 3)::bool WHERE token = $3::uuid AND EXISTS (SELECT 1 FROM j) RETURNING 1)"
         var params: [String?] = [String(job.id), job.lease.owner, job.lease.token] + extra + [outcome.rawValue, error, workerFault ? "true" : "false"]
         if notify {
-            sql += ", nt AS (SELECT pg_notify($\(k + 4), $\(k + 5)) FROM j) SELECT (SELECT count(*) FROM j) AS n, (SELECT count(*) FROM nt) AS notified"
+            sql += ", nt AS (SELECT pg_notify($\(k + 4), $\(k + 5)) FROM j) SELECT (SELECT count(*) FROM j) AS n, (SELECT state FROM j) AS state, "
+                + "(SELECT count(*) FROM nt) AS notified"
             params += [Self.channel, "retry \(job.id)"]
         } else {
-            sql += " SELECT (SELECT count(*) FROM j) AS n"
+            sql += " SELECT (SELECT count(*) FROM j) AS n, (SELECT state FROM j) AS state"
         }
-        let accepted = try db.query(sql, params).value(0, "n") == "1"
-        if accepted { return true }
+        let r = try db.query(sql, params)
+        if r.value(0, "n") == "1" { return outcome != .succeeded || r.value(0, "state") == "succeeded" }
         // Refused — or this is a repeat of our own finish whose reply was lost with the connection.
         let prior = try db.query("SELECT outcome FROM job_attempts WHERE token = $1::uuid", [job.lease.token])
         return prior.value(0, "outcome") == outcome.rawValue

@@ -18,6 +18,8 @@ extension JobQueue {
         var spec = spec
         spec.model = try normalizeModelPath(spec.model)
         try BatchLimits.validate(maxAttempts: spec.maxAttempts)
+        try BatchLimits.validate(priority: spec.priority)
+        try RenderLimits.validate(text: spec.name, as: .name)
         guard spec.initImage == nil || spec.interpolation == nil else {
             throw RenderFormatError.invalid(.interpolate, "cannot be combined with an init image in one batch")
         }

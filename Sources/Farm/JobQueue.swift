@@ -29,12 +29,18 @@ public final class JobQueue {
             self.sameWorkerGrace = sameWorkerGrace
         }
 
+        /// The longest retry delay accepted from the environment: a day.
+        public static let maxBackoff: Double = 86_400
+
         /// Defaults, overridden by `SDFARM_BACKOFF_BASE` / `SDFARM_BACKOFF_MAX` (seconds) when set.
         public static var fromEnvironment: Options {
             var o = Options()
             let env = ProcessInfo.processInfo.environment
-            if let v = env["SDFARM_BACKOFF_BASE"].flatMap(Double.init), v >= 0 { o.backoffBase = v; o.sameWorkerGrace = min(o.sameWorkerGrace, v) }
-            if let v = env["SDFARM_BACKOFF_MAX"].flatMap(Double.init), v >= 0 { o.backoffMax = v }
+            // Values outside 0…maxBackoff are ignored: SQL interval arithmetic must never overflow.
+            if let v = env["SDFARM_BACKOFF_BASE"].flatMap(Double.init), (0...maxBackoff).contains(v) {
+                o.backoffBase = v; o.sameWorkerGrace = min(o.sameWorkerGrace, v)
+            }
+            if let v = env["SDFARM_BACKOFF_MAX"].flatMap(Double.init), (0...maxBackoff).contains(v) { o.backoffMax = v }
             return o
         }
     }

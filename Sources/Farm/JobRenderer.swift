@@ -6,6 +6,10 @@ public protocol JobRenderer: AnyObject {
     /// Renders one job to PNG bytes (with metadata). `progress(step, total)` is called after every step;
     /// it returns false when the job must stop, and the renderer then throws `RenderCancelled`.
     func render(_ parameters: RenderParameters, progress: (Int, Int) -> Bool) throws -> [UInt8]
+
+    /// Checks at start that the renderer can serve `models` (nil: whatever jobs name).
+    /// - Throws: a permanent `WorkerFault` naming what this host lacks.
+    func prepare(models: [String]?) throws
 }
 
 /// A render failure that will not go away on retry (bad model file, unsupported parameters): the job

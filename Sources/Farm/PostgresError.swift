@@ -33,6 +33,10 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
             || (sqlState == nil && code == .query)
     }
 
+    /// True for a conflict worth repeating on the same connection: a serialization failure (40001), a deadlock
+    /// (40P01) or a lock timeout (55P03).
+    public var isTransientConflict: Bool { sqlState == "40001" || sqlState == "40P01" || sqlState == "55P03" }
+
     /// True when retrying cannot help: the server refused the credentials, or the database or role does not
     /// exist. A worker exits with libpq's reason instead of retrying as if it were an outage.
     public var isConfigurationProblem: Bool {

@@ -41,6 +41,13 @@ final class QueueSession {
                 let value = try body(try connected())
                 if failures > 0 { logger.info("reconnected to PostgreSQL", metadata: ["after_failures": "\(failures)", "operation": "\(what)"]) }
                 return value
+            } catch let error as PostgresError where error.isTransientConflict {
+                // Every operation is one statement (or one transaction that rolled back): repeat it.
+                failures += 1
+                if giveUp() { throw error }
+                logger.notice("transient conflict; repeating", metadata: ["operation": "\(what)", "sqlstate": "\(error.sqlState ?? "")"])
+                Thread.sleep(forTimeInterval: min(delay, 1))
+                delay = min(delay * 2, 5)
             } catch let error as PostgresError where error.isConnectionLoss && !error.isConfigurationProblem {
                 queue?.db.close()
                 queue = nil

@@ -36,6 +36,7 @@ public struct RenderParameters: Sendable, Hashable {
     /// - Throws: `RenderFormatError.invalid` naming the input.
     public func validate() throws(RenderFormatError) {
         try RenderLimits.validate(prompt: prompt)
+        try RenderLimits.validate(text: negativePrompt, as: .negativePrompt)
         try RenderLimits.validate(width: width, height: height)
         try RenderLimits.validate(steps: steps)
         try RenderLimits.validate(cfgScale: cfgScale)

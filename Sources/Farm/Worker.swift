@@ -17,8 +17,10 @@ public final class Worker: @unchecked Sendable {
         public var storage: String
         public var databaseURL: String?
         public var name: String
-        /// The model paths served; nil serves every model.
+        /// The model paths served; nil serves every model (under `modelRoots`).
         public var models: [String]?
+        /// Folders whose models this worker may load; nil: no restriction beyond `models`.
+        public var modelRoots: [String]?
         /// Lease length in seconds; heartbeats go out every third of it.
         public var lease: Double
         /// Stop after this many jobs (nil: never).
@@ -29,13 +31,15 @@ public final class Worker: @unchecked Sendable {
         public var pollInterval: Double
         public var queueOptions: JobQueue.Options
 
-        public init(storage: String, databaseURL: String? = nil, name: String, models: [String]? = nil, lease: Double = 30,
+        public init(storage: String, databaseURL: String? = nil, name: String, models: [String]? = nil, modelRoots: [String]? = nil,
+                    lease: Double = 30,
                     maxJobs: Int? = nil, exitWhenIdle: Bool = false, pollInterval: Double = 5,
                     queueOptions: JobQueue.Options = .fromEnvironment) {
             self.storage = storage
             self.databaseURL = databaseURL
             self.name = name
             self.models = models
+            self.modelRoots = modelRoots
             self.lease = lease
             self.maxJobs = maxJobs
             self.exitWhenIdle = exitWhenIdle
@@ -108,7 +112,11 @@ public final class Worker: @unchecked Sendable {
             do {
                 claimed = try session.run("claim") { q in
                     try q.rescueExpired()
-                    return try q.claim(worker: config.name, models: config.models, limit: 1, lease: config.lease)
+                    // A repeated claim (its first reply lost with the connection) resumes what the first one took.
+                    let held = try q.heldJobs(worker: config.name, lease: config.lease)
+                    return held.isEmpty
+                        ? try q.claim(worker: config.name, models: config.models, modelRoots: config.modelRoots, limit: 1, lease: config.lease)
+                        : held
                 }
             } catch let error as PostgresError where error.isConnectionLoss && stopRequested { break }
             guard let job = claimed.first else {
@@ -146,6 +154,18 @@ public final class Worker: @unchecked Sendable {
             unlink(probe)
         } catch {
             throw WorkerFault("storage \(root) is not writable: \(error)", permanent: true, underlying: error)
+        }
+    }
+
+    /// Removes the files other attempts of `job` left (a worker killed between writing and completing), keeping
+    /// the accepted one. Only names of the form `<job>-<token>.png` in the batch folder are touched.
+    static func removeAttemptFiles(of job: ClaimedJob, storage: String, keeping accepted: String) {
+        let dir = ClaimedJob.batchDirectory(storage: storage, batch: job.batchID)
+        let prefix = ClaimedJob.filePrefix(job: job.id)
+        let keep = (accepted as NSString).lastPathComponent
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        where name.hasPrefix(prefix) && name.hasSuffix(".png") && name != keep {
+            unlink("\(dir)/\(name)")
         }
     }
 
@@ -341,9 +361,11 @@ public final class Worker: @unchecked Sendable {
                 if accepted {
                     summary.succeeded += 1
                     log.info("job succeeded", metadata: timings(["output": "\(path)"]))
+                    Self.removeAttemptFiles(of: job, storage: config.storage, keeping: path)
                 } else {
                     summary.lost += 1
-                    log.warning("job result refused: the lease was lost and the job now belongs to another attempt", metadata: timings())
+                    unlink(path)
+                    log.warning("job result refused: the lease was lost or the job was cancelled; this attempt's file is removed", metadata: timings())
                 }
                 return nil
             }

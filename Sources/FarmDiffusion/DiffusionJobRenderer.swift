@@ -41,7 +41,7 @@ public final class DiffusionJobRenderer: JobRenderer {
         } catch {
             // Submission checked the model's files where it was submitted: a file missing here is this host's fault.
             if !FileManager.default.fileExists(atPath: path) || (error as? ModelError)?.code == .missingFile {
-                throw WorkerFault("model \(path) cannot be loaded on this host: \(error)", underlying: error)
+                throw WorkerFault("cannot load model on this host: \(path): \(error)", underlying: error)
             }
             // A model that does not load will not load on retry either.
             throw PermanentRenderError("model \(path) cannot be loaded: \(error)", underlying: error)

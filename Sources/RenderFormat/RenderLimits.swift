@@ -44,11 +44,25 @@ public enum RenderLimits {
         }
     }
 
-    /// A prompt needs some text.
+    /// The longest prompt (also negative prompt and interpolation target), in Unicode scalars. CLIP reads
+    /// 77 tokens; this bounds what is stored, tokenized and logged.
+    public static let maxPromptLength = 10_000
+
+    /// A prompt needs some text, at most `maxPromptLength` long, without NUL bytes.
     public static func validate(prompt: String, as input: RenderInput = .prompt) throws(RenderFormatError) {
         guard prompt.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
             throw .invalid(input, "is empty; every job needs some text")
         }
+        try validate(text: prompt, as: input)
+    }
+
+    /// Free text (a negative prompt, a batch name): at most `maxPromptLength` Unicode scalars, no NUL byte.
+    public static func validate(text: String, as input: RenderInput) throws(RenderFormatError) {
+        let count = text.unicodeScalars.count
+        guard count <= maxPromptLength else {
+            throw .invalid(input, "is \(count) characters long; at most \(maxPromptLength) are accepted (CLIP reads the first 77 tokens)")
+        }
+        guard !text.unicodeScalars.contains("\u{0}") else { throw .invalid(input, "contains a NUL byte; remove it") }
     }
 
     /// How many of `steps` scheduler steps an image-to-image render runs at `strength`, as diffusers'

@@ -25,8 +25,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Worker name, unique across the farm (default: host-pid).")
     var name: String?
 
-    @Option(help: "Comma-separated model paths this worker serves (default: any model).")
+    @Option(help: "Comma-separated model paths this worker serves.")
     var models: String?
+
+    @Option(help: "Comma-separated folders whose models this worker may load (with the diffusion renderer, this or --models is required: a job row never makes a worker open an arbitrary path).")
+    var modelsRoot: String?
 
     @Option(help: "Lease length in seconds; heartbeats go out every third of it.")
     var lease: Double = 30
@@ -41,7 +44,7 @@ struct WorkerCommand: ParsableCommand {
     var renderer = "diffusion"
 
     func validate() throws {
-        guard lease >= 0.5, lease.isFinite else { throw ValidationError("--lease \(lease): give at least 0.5 seconds") }
+        guard lease.isFinite, (0.5...3600).contains(lease) else { throw ValidationError("--lease \(lease): give 0.5 to 3600 seconds") }
         if let maxJobs, maxJobs < 1 { throw ValidationError("--max-jobs \(maxJobs): give at least 1") }
         if storage.isEmpty { throw ValidationError("--storage: the storage directory is empty") }
     }
@@ -55,6 +58,19 @@ struct WorkerCommand: ParsableCommand {
         }
         let logger = Logger(label: "sdfarm-worker")
         let storageRoot = URL(fileURLWithPath: storage).standardized.path
+        let roots = try modelsRoot.map { list in
+            try list.split(separator: ",").map { (dir) throws -> String in
+                var isDir: ObjCBool = false
+                let path = URL(fileURLWithPath: String(dir)).standardized.path
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+                    throw ValidationError("--models-root \(dir): not a folder")
+                }
+                return path
+            }
+        }
+        if renderer == "diffusion", models == nil, roots == nil {
+            throw ValidationError("--renderer diffusion needs --models PATHS or --models-root DIR: the worker loads only the models it is given")
+        }
         let jobRenderer = try makeRenderer(renderer, storage: storageRoot)
         var served: [String]?
         if let models {
@@ -65,7 +81,7 @@ struct WorkerCommand: ParsableCommand {
             }
         }
         let worker = Worker(configuration: .init(storage: storageRoot, databaseURL: database, name: name ?? Worker.Configuration.defaultName,
-                                                 models: served, lease: lease, maxJobs: maxJobs, exitWhenIdle: exitWhenIdle),
+                                                 models: served, modelRoots: roots, lease: lease, maxJobs: maxJobs, exitWhenIdle: exitWhenIdle),
                             renderer: jobRenderer, logger: logger)
         var sources: [any DispatchSourceSignal] = []
         for sig in [SIGTERM, SIGINT] {

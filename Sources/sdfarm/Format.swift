@@ -18,8 +18,23 @@ enum Format {
     }
 
     static func clip(_ s: String, _ n: Int) -> String {
-        let flat = s.replacingOccurrences(of: "\n", with: " ")
+        let flat = safe(s.replacingOccurrences(of: "\n", with: " "))
         return flat.count <= n ? flat : String(flat.prefix(n - 1)) + "…"
+    }
+
+    /// `s` with every control character (C0 but newline, DEL, C1 — escape sequences start with these) shown as
+    /// `\u{1B}`, so text a user typed can never drive the terminal it is printed on.
+    static func safe(_ s: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars {
+            let v = scalar.value
+            if (v < 0x20 && v != 0x0A) || (0x7F...0x9F).contains(v) {
+                out.append(contentsOf: "\\u{\(String(v, radix: 16, uppercase: true))}".unicodeScalars)
+            } else {
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 
     /// Columns padded to their widest cell.

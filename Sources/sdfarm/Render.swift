@@ -73,6 +73,9 @@ struct Render: ParsableCommand {
     private func validateInputs() throws {
         try RenderLimits.validate(steps: steps)
         try RenderLimits.validate(cfgScale: Double(cfgScale))
+        if let prompt { try RenderLimits.validate(text: prompt, as: .prompt) }
+        try RenderLimits.validate(text: negativePrompt, as: .negativePrompt)
+        for text in interpolate { try RenderLimits.validate(text: text, as: .interpolate) }
         _ = try SamplerKind(name: sampler)
         // The model's own size multiple is checked once it is loaded.
         if let width { try RenderLimits.validate(side: width, of: .width, multiple: 1) }

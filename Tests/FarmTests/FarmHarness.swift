@@ -77,12 +77,16 @@ enum Harness {
         let log: URL
 
         init(_ db: Database, name: String, lease: Double = 2, msPerStep: Double = 1, extra: [String] = [],
-             url: String? = nil, wrapper: [String] = [], environment: [String: String] = [:]) throws {
+             url: String? = nil, wrapper: [String] = [], environment: [String: String] = [:], storage: String? = nil) throws {
             self.name = name
             log = db.dir.appendingPathComponent("\(name).log")
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let args = ["--storage", db.storage, "--database", url ?? db.url, "--name", name, "--lease", String(lease),
+            var args = ["--storage", storage ?? db.storage, "--database", url ?? db.url, "--name", name, "--lease", String(lease),
                         "--renderer", "test-pattern:\(msPerStep)"] + extra
+            if extra.contains("diffusion"), !extra.contains("--models"), !extra.contains("--models-root") {
+                // Diffusion workers load only what they are given: the fixture models and this test's own copies.
+                args += ["--models-root", "\(RepositoryPaths.fixtures.path),\(db.dir.path)"]
+            }
             let worker = RepositoryPaths.executable("sdfarm-worker")
             let (executable, arguments) = wrapper.isEmpty ? (worker, args)
                 : (URL(fileURLWithPath: wrapper[0]), Array(wrapper.dropFirst()) + [worker.path] + args)

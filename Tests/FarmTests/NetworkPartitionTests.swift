@@ -66,7 +66,11 @@ extension FarmIntegrationTests {
         }, "the cut-off worker gave the job up: \(remote.logText)")
         #expect(remote.process.isRunning, "the cut-off worker survives the partition (it reconnects or its TCP session resumes)")
         let job = try db.queue.job(id)
-        #expect(job.state == .succeeded && job.outputPath == "\(db.storage)/\(s.batchID)/\(id).png")
+        #expect(job.state == .succeeded && job.outputPath?.hasPrefix("\(db.storage)/\(s.batchID)/\(id)-") == true)
+        // The accepted bytes are the file: the late attempt never replaced it and left nothing behind.
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(db.storage)/\(s.batchID)").filter { $0.hasPrefix("\(id)-") }
+        #expect(files == [((job.outputPath ?? "") as NSString).lastPathComponent], "\(files)")
+        #expect(FileManager.default.contents(atPath: job.outputPath ?? "").map { [UInt8]($0) } == (try Harness.directRender(job.parameters)))
         #expect(try db.queue.attempts(of: id).map { "\($0.worker):\($0.outcome)" } == ["remote:lost", "local:succeeded"])
     }
 }

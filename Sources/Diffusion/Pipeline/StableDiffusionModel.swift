@@ -102,9 +102,10 @@ public final class StableDiffusionModel: Sendable {
     static func loadSingleFile(_ path: String) throws -> StableDiffusionModel {
         let file = try SafeTensorsFile(path: path)
         let checkpoint = try SingleFileCheckpoint(source: file, names: file.names)
-        guard let vocab = clipVocabularyDirectory() else {
+        guard let vocab = clipVocabularyDirectory(),
+              FileManager.default.fileExists(atPath: (vocab as NSString).appendingPathComponent("vocab.json")) else {
             throw ModelError(code: .missingFile, origin: path,
-                             message: "single-file checkpoints need the CLIP vocabulary (weights/clip); set SDFARM_CLIP_VOCAB to its folder")
+                             message: "single-file checkpoints need the CLIP vocabulary (weights/clip, vocab.json + merges.txt); set SDFARM_CLIP_VOCAB to its folder")
         }
         return StableDiffusionModel(
             path: path, name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
