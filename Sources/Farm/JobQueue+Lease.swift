@@ -13,8 +13,7 @@ extension JobQueue {
             WITH picked AS (
                 SELECT id FROM jobs
                 WHERE state = 'queued' AND run_at <= now()
-                  AND ($2::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($2::jsonb)))
-                  AND ($6::jsonb IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text($6::jsonb) AS r(root) WHERE starts_with(model, r.root)))
+                  AND \(Self.servedBy(models: 2, roots: 6))
                   AND ((last_failed_worker IS DISTINCT FROM $1 AND NOT ($1 = ANY(failed_workers)))
                        OR run_at <= now() - make_interval(secs => $5::float8))
                 ORDER BY priority DESC, run_at, id
@@ -33,6 +32,29 @@ extension JobQueue {
             FROM claimed j ORDER BY j.priority DESC, j.run_at, j.id
             """, [worker, modelsJSON, String(limit), String(lease), String(options.sameWorkerGrace), rootsJSON])
         return try claimedJobs(r, worker: worker)
+    }
+
+    /// The SQL condition "a job of a model this worker may load": `models` and `roots` are the numbers of the
+    /// `jsonb` parameters holding the model list and the model roots (each NULL for no restriction).
+    static func servedBy(models: Int, roots: Int) -> String {
+        "($\(models)::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($\(models)::jsonb))) "
+            + "AND ($\(roots)::jsonb IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text($\(roots)::jsonb) AS r(root) WHERE starts_with(model, r.root)))"
+    }
+
+    /// What an idle worker waits for: seconds until the next job *it* may claim becomes due (a job it failed
+    /// counts from the end of its grace) or a lease expires, and how many queued or running jobs it could serve.
+    /// Jobs of other models, or due jobs it may not take, never make it wake early — an idle worker never spins.
+    public func nextWake(worker: String, models: [String]?, modelRoots: [String]?) throws -> (seconds: Double?, pending: Int) {
+        let roots = try modelRoots.map { try Self.jsonArray($0.map { $0.hasSuffix("/") ? $0 : $0 + "/" }) }
+        let r = try db.query("""
+            SELECT extract(epoch FROM least(
+                     (SELECT min(CASE WHEN last_failed_worker = $1 OR $1 = ANY(failed_workers)
+                                      THEN run_at + make_interval(secs => $4::float8) ELSE run_at END)
+                      FROM jobs WHERE state = 'queued' AND \(Self.servedBy(models: 2, roots: 3))),
+                     (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running')) - now())::float8 AS next,
+                   (SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND \(Self.servedBy(models: 2, roots: 3))) AS pending
+            """, [worker, try models.map(Self.jsonArray), roots, String(options.sameWorkerGrace)])
+        return (r.value(0, "next").flatMap(Double.init), r.value(0, "pending").flatMap(Int.init) ?? 0)
     }
 
     /// Jobs still leased to `worker` — a claim whose reply was lost with the connection, or a worker restarted
@@ -205,12 +227,5 @@ extension JobQueue {
             logger.warning("rescued jobs with expired leases", metadata: ["jobs": "\(ids.map(String.init).joined(separator: ","))"])
         }
         return ids
-    }
-
-    /// Seconds until the next queued job becomes due (nil when nothing is queued), so an idle worker can
-    /// sleep exactly that long when no notification comes.
-    public func secondsUntilNextDue() throws -> Double? {
-        let r = try db.query("SELECT extract(epoch FROM min(run_at) - now())::float8 AS s FROM jobs WHERE state = 'queued'")
-        return r.value(0, "s").flatMap(Double.init)
     }
 }

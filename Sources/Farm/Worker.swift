@@ -183,21 +183,14 @@ public final class Worker: @unchecked Sendable {
         let config = configuration
         let (next, pending) = try session.run("idle") { q -> (Double?, Int) in
             try q.workerHeartbeat(name: config.name, currentJob: nil)
-            let modelsJSON = try config.models.map(JobQueue.jsonArray)
-            let r = try q.db.query("""
-                SELECT extract(epoch FROM least(
-                         (SELECT min(run_at) FROM jobs WHERE state = 'queued'),
-                         (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running')) - now())::float8 AS next,
-                       (SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')
-                          AND ($1::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($1::jsonb)))) AS pending
-                """, [modelsJSON])
-            return (r.value(0, "next").flatMap(Double.init), r.value(0, "pending").flatMap(Int.init) ?? 0)
+            return try q.nextWake(worker: config.name, models: config.models, modelRoots: config.modelRoots)
         }
         if config.exitWhenIdle && pending == 0 {
-            logger.info("nothing queued or running: exiting (--exit-when-idle)")
+            logger.info("nothing queued or running: exiting (exit when idle)")
             return true
         }
-        var remaining = min(config.pollInterval, max(0.01, (next ?? config.pollInterval) + 0.05))
+        // Something due that the claim did not get (another worker holds its row lock): look again shortly.
+        var remaining = min(config.pollInterval, max(0.2, (next ?? config.pollInterval) + 0.05))
         while remaining > 0, !stopRequested {
             let slice = min(remaining, 0.5)
             let notes = try session.run("listen") { try $0.db.waitForNotifications(timeout: slice) }

@@ -202,6 +202,28 @@ extension FarmIntegrationTests {
         #expect(show.stdout.contains("\\u{1B}[2J"), "\(show.stdout)")
     }
 
+    @Test("an idle worker does not spin while other models' jobs are due")
+    func idleWorkersDoNotSpin() throws {
+        let db = try Harness.Database()
+        defer { db.drop() }
+        _ = try db.submit(seeds: [1, 2, 3])
+        let other = db.dir.appendingPathComponent("other.safetensors").path
+        try FileManager.default.copyItem(atPath: db.model, toPath: other)
+        let worker = try Harness.WorkerProcess(db, name: "other-model", extra: ["--models", other])
+        defer { worker.stop() }
+        #expect(try Harness.waitUntil(timeout: 20) { try db.queue.workers().contains { $0.name == "other-model" } })
+        func cpuSeconds() throws -> Double {
+            let stat = try String(contentsOfFile: "/proc/\(worker.pid)/stat", encoding: .utf8)
+            let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+            return (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+        let before = try cpuSeconds()
+        Thread.sleep(forTimeInterval: 4)
+        let used = try cpuSeconds() - before
+        #expect(used < 0.4, "the idle worker used \(used) s of CPU in 4 s")
+        #expect(try db.count("SELECT count(*) FROM jobs WHERE state = 'queued'") == 3)
+    }
+
     /// A PNG signature and IHDR claiming `width` × `height` (with its CRC), then IEND.
     static func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
         func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
