@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Basics", "TestSupport"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging", "RenderFormat", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "RenderFormat", "TestSupport"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "RenderFormat", "Basics", "TestSupport"]),
         .testTarget(name: "FarmDiffusionTests", dependencies: ["FarmDiffusion", "Farm", "Diffusion", "RenderFormat", "Imaging", "TestSupport"]),
         .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),

@@ -15,6 +15,19 @@ public enum AtomicFile {
     /// (the process umask may remove more).
     public static let defaultMode: UInt32 = 0o640
 
+    /// The mode of every folder sdfarm creates (owner all, group read and enter, others nothing).
+    public static let directoryMode: UInt32 = 0o750
+
+    /// Creates `path` and its missing parents with `directoryMode`.
+    /// - Throws: `FileWriteError` (step `createDirectory`) naming the folder and the system's reason.
+    public static func createDirectory(_ path: String) throws(FileWriteError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, mode_t(directoryMode)) != 0 && errno != EEXIST { throw FileWriteError(.createDirectory, path: prefix, errno: errno) }
+        }
+    }
+
     /// Writes `bytes` to `path` atomically.
     /// - Parameters:
     ///   - mode: permission bits of the new file.
@@ -60,6 +73,7 @@ public struct FileWriteError: Error, CustomStringConvertible, Sendable, Equatabl
     /// Which step of the atomic write failed.
     public enum Step: String, Sendable {
         case create = "create a temporary file beside"
+        case createDirectory = "create the folder"
         case write = "write"
         case sync = "flush to disk"
         case rename = "rename the temporary file to"

@@ -1,6 +1,15 @@
 import Foundation
 
 extension PostgresConnection {
+    /// True when a connection string given on the command line carries a password (`user:secret@` or
+    /// `password=`): every user of the machine can read it with `ps`.
+    public static func containsPassword(_ url: String) -> Bool {
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return URLComponents(string: url)?.password?.isEmpty == false || url.contains("password=")
+        }
+        return url.contains("password=")
+    }
+
     /// How long a statement waits for a row lock before failing with 55P03.
     public static let lockTimeoutMilliseconds = 5000
 

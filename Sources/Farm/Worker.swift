@@ -148,7 +148,7 @@ public final class Worker: @unchecked Sendable {
     func checkStorage() throws {
         let root = configuration.storage
         do {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+            try AtomicFile.createDirectory(root)
             let probe = (root as NSString).appendingPathComponent(".sdfarm-probe-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
             try AtomicFile.write(Array("probe".utf8), to: probe)
             unlink(probe)
@@ -345,7 +345,7 @@ public final class Worker: @unchecked Sendable {
                 }
                 let path = job.outputPath(storage: config.storage)
                 do {
-                    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try AtomicFile.createDirectory((path as NSString).deletingLastPathComponent)
                     try AtomicFile.write(png, to: path)
                 } catch {
                     throw WorkerFault("cannot write the output to storage: \(error)", underlying: error)

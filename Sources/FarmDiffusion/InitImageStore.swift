@@ -34,7 +34,7 @@ public enum InitImageStore {
         let existing = FileManager.default.contents(atPath: target).map { SHA256.hex(SHA256.hash([UInt8]($0))) }
         guard existing != prepared.reference.sha256 else { return }
         do {
-            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AtomicFile.createDirectory((target as NSString).deletingLastPathComponent)
             try AtomicFile.write(prepared.bytes, to: target)
         } catch {
             throw FarmError(.io, "cannot copy the init image to the shared storage \(storage) (\(error)); give the storage folder the workers use",

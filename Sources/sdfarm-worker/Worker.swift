@@ -57,6 +57,9 @@ struct WorkerCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "sdfarm-worker")
+        if let database, PostgresConnection.containsPassword(database) {
+            logger.warning("--database holds a password, which every user of this machine can read with ps; put it in DATABASE_URL or ~/.pgpass (PGPASSFILE) instead")
+        }
         let storageRoot = URL(fileURLWithPath: storage).standardized.path
         let roots = try modelsRoot.map { list in
             try list.split(separator: ",").map { (dir) throws -> String in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Farm
+import Foundation
 
 /// `--database URL`, shared by every command that talks to the queue.
 struct DatabaseOptions: ParsableArguments {
@@ -8,6 +9,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// A queue on a fresh connection.
     func queue() throws -> JobQueue {
+        warnAboutPassword(database, flag: "--database")
         let db = try PostgresConnection(url: PostgresConnection.withNetworkTimeouts(database))
         return JobQueue(db, logger: CLILogging.quiet)
     }
@@ -43,4 +45,10 @@ struct JobTargets: ParsableArguments {
 struct OutputFormat: ParsableArguments {
     @Flag(help: "Print machine-readable JSON.")
     var json = false
+}
+
+/// Warns (once per process) when a connection string on the command line holds a password.
+func warnAboutPassword(_ url: String?, flag: String) {
+    guard let url, PostgresConnection.containsPassword(url) else { return }
+    FileHandle.standardError.write(Data("warning: \(flag) holds a password, which every user of this machine can read with ps; put it in DATABASE_URL or ~/.pgpass (PGPASSFILE) instead\n".utf8))
 }
