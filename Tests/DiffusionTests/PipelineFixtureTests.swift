@@ -86,3 +86,14 @@ struct SingleFileTests {
         #expect(model.vaeFactor == 2)
     }
 }
+
+@Suite("Non-finite results")
+struct NonFiniteResultTests {
+    @Test("NaN and infinite pixels become black or clamped bytes instead of trapping the process")
+    func nonFinitePixelsDoNotTrap() {
+        let x = Tensor(shape: [1, 3, 1, 2], values: [.nan, .infinity, -.infinity, 0.5, .nan, -1])
+        let image = StableDiffusionPipeline.toImage(x)
+        #expect(image.pixels == [0, 0, 0, 255, 191, 0])  // planar channels: pixel 0 = (NaN, −inf, NaN), pixel 1 = (inf, 0.5, −1)
+        #expect(!x.isFinite && Tensor(shape: [2], values: [1, 2]).isFinite)
+    }
+}

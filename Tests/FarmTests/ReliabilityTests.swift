@@ -1,3 +1,4 @@
+import Basics
 import Farm
 import Foundation
 import Imaging
@@ -238,5 +239,29 @@ extension FarmIntegrationTests {
         let ihdr = Array("IHDR".utf8) + be(width) + be(height) + [8, 2, 0, 0, 0]
         let iend = Array("IEND".utf8)
         return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + be(13) + ihdr + be(crc(ihdr)) + be(0) + iend + be(crc(iend))
+    }
+}
+
+extension FarmIntegrationTests {
+    @Test("the accepted bytes are the file: a late attempt that lost its lease writes elsewhere and is refused")
+    func lateAttemptsNeverReplaceTheAcceptedFile() throws {
+        let db = try Harness.Database(options: .init(backoffBase: 0, backoffMax: 0, sameWorkerGrace: 0))
+        defer { db.drop() }
+        _ = try db.submit()
+        let late = try #require(try db.queue.claim(worker: "late", models: nil, limit: 1, lease: 0.2).first)
+        Thread.sleep(forTimeInterval: 0.4)
+        try db.queue.rescueExpired()
+        let winner = try #require(try db.queue.claim(worker: "winner", models: nil, limit: 1, lease: 30).first)
+        #expect(winner.id == late.id)
+        let winnerPath = winner.outputPath(storage: db.storage), latePath = late.outputPath(storage: db.storage)
+        #expect(winnerPath != latePath, "every attempt writes under its own name")
+        try AtomicFile.createDirectory((winnerPath as NSString).deletingLastPathComponent)
+        try AtomicFile.write(Array("winner".utf8), to: winnerPath)
+        #expect(try db.queue.complete(winner, outputPath: winnerPath))
+        try AtomicFile.write(Array("late, different bytes".utf8), to: latePath)
+        #expect(try db.queue.complete(late, outputPath: latePath) == false)
+        let job = try db.queue.job(winner.id)
+        #expect(job.outputPath == winnerPath)
+        #expect(FileManager.default.contents(atPath: winnerPath) == Data("winner".utf8))
     }
 }
