@@ -32,7 +32,8 @@ END $$;
 
 CREATE FUNCTION job_counts_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- Most updates (heartbeats, progress) change no counted column: the join finds nothing to write.
+    -- Most updates (heartbeats, progress, a rescue that found nothing) change no counted column.
+    IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
     INSERT INTO job_counts AS c (batch_id, state, kind, shard, n)
     SELECT d.batch_id, d.state, d.kind, pg_backend_pid() % 16, sum(d.delta) FROM (
         SELECT o.batch_id, o.state, o.kind, -1 AS delta FROM old_rows o JOIN new_rows w ON w.id = o.id

@@ -41,11 +41,15 @@ struct Prune: ParsableCommand {
         func plural(_ n: Int, _ word: String, _ words: String? = nil) -> String { "\(n) \(n == 1 ? word : words ?? word + "s")" }
         print("\(verb) \(plural(report.batches.count, "batch", "batches")), "
               + "\(plural(report.jobs, "job")), \(plural(report.attempts, "attempt")) and \(plural(report.workers.count, "worker"))")
-        if !report.batches.isEmpty { print("batches: " + report.batches.map(String.init).joined(separator: ", ")) }
+        if !report.batches.isEmpty {
+            let shown = report.batches.prefix(20).map(String.init).joined(separator: ", ")
+            print("batches: \(shown)\(report.batches.count > 20 ? " and \(report.batches.count - 20) more (--json lists them all)" : "")")
+        }
         if !report.workers.isEmpty { print("workers: " + report.workers.joined(separator: ", ")) }
         if !report.outputFolders.isEmpty {
             print("output folders left on storage (\(dryRun ? "these batches'" : "no longer referenced"); remove them yourself if unwanted):")
-            for folder in report.outputFolders { print("  \(folder)") }
+            for folder in report.outputFolders.prefix(50) { print("  \(folder)") }
+            if report.outputFolders.count > 50 { print("  … and \(report.outputFolders.count - 50) more (--json lists them all)") }
         }
     }
 }
