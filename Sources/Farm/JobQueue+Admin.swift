@@ -98,15 +98,53 @@ extension JobQueue {
         }
     }
 
-    /// Jobs, optionally of one batch and/or one state, in batch and cell order.
-    public func jobs(batch: Int64? = nil, state: JobState? = nil) throws -> [JobSummary] {
+    /// The most jobs one page of `jobs(batch:state:limit:after:)` returns.
+    public static let maxPageSize = 10_000
+
+    /// Jobs, optionally of one batch and/or one state, in batch and cell order, keyset-paged.
+    /// - Parameters:
+    ///   - limit: at most this many jobs (1…`maxPageSize`); nil returns every matching job (for callers that
+    ///     know the set is small — listings for people page).
+    ///   - after: a job id: only jobs after it in (batch, cell) order (the last id of the previous page).
+    /// - Throws: `notFound` when `batch` or `after` does not exist; `invalidInput` for a limit out of range.
+    public func jobs(batch: Int64? = nil, state: JobState? = nil, limit: Int? = nil, after: Int64? = nil) throws -> [JobSummary] {
         if let batch { try requireBatch(batch) }
+        if let limit, !(1...Self.maxPageSize).contains(limit) {
+            throw FarmError(.invalidInput, "a page holds 1…\(Self.maxPageSize) jobs, not \(limit)")
+        }
+        var cursor: (batch: String, cell: String)?
+        if let after {
+            let r = try db.query("SELECT batch_id, cell FROM jobs WHERE id = $1::bigint", [String(after)])
+            guard let b = r.value(0, "batch_id"), let c = r.value(0, "cell") else {
+                throw FarmError(.notFound, "job \(after) does not exist; pass the last id of the previous page")
+            }
+            cursor = (b, c)
+        }
+        // Keyset on the unique (batch_id, cell) index: a page costs its own rows, wherever it is.
         let r = try db.query("""
             SELECT \(Self.summaryColumns) FROM jobs j
             WHERE ($1::bigint IS NULL OR j.batch_id = $1::bigint) AND ($2::text IS NULL OR j.state = $2::text)
+              AND ($3::bigint IS NULL OR (j.batch_id, j.cell) > ($3::bigint, $4::int))
             ORDER BY j.batch_id, j.cell
-            """, [batch.map(String.init), state?.rawValue])
+            LIMIT $5::bigint
+            """, [batch.map(String.init), state?.rawValue, cursor?.batch, cursor?.cell, limit.map(String.init)])
         return try Self.summaries(r)
+    }
+
+    /// Every job of a selection, one page at a time (bounded memory), in batch and cell order.
+    /// - Parameters:
+    ///   - pageSize: jobs per round trip.
+    ///   - body: called with each page; return false to stop.
+    public func forEachJobPage(batch: Int64? = nil, state: JobState? = nil, pageSize: Int = 1000,
+                               _ body: ([JobSummary]) throws -> Bool) throws {
+        var after: Int64?
+        while true {
+            let page = try jobs(batch: batch, state: state, limit: pageSize, after: after)
+            if page.isEmpty { return }
+            let goOn = try body(page)
+            if !goOn || page.count < pageSize { return }
+            after = page.last?.id
+        }
     }
 
     /// One job, or `notFound`.
@@ -134,20 +172,33 @@ extension JobQueue {
         }
     }
 
+    /// The most running jobs a status report lists (the counts hold them all).
+    public static let statusRunningLimit = 100
+
     /// Counts per state, running jobs with progress, live workers, throughput and ETA (of one batch or all).
+    ///
+    /// Reads no more than it shows: counts come from the trigger-maintained `job_counts` rows, running jobs
+    /// from the partial index of running rows (at most `statusRunningLimit`), throughput from the partial
+    /// index of successes by finish time (the last 5 minutes only), workers from `workers`.
     public func status(batch: Int64? = nil) throws -> StatusReport {
         if let batch { try requireBatch(batch) }
         let b = batch.map(String.init)
-        let c = try db.query("SELECT state, count(*) AS n FROM jobs WHERE $1::bigint IS NULL OR batch_id = $1::bigint GROUP BY state", [b])
+        let c = try db.query("""
+            SELECT state, kind, sum(n)::bigint AS n FROM job_counts WHERE $1::bigint IS NULL OR batch_id = $1::bigint
+            GROUP BY state, kind
+            """, [b])
         var counts = Dictionary(uniqueKeysWithValues: JobState.allCases.map { ($0.rawValue, 0) })
-        for i in 0..<c.rows.count { counts[c.value(i, "state") ?? ""] = c.value(i, "n").flatMap(Int.init) ?? 0 }
-        let k = try db.query("SELECT kind, count(*) AS n FROM jobs WHERE $1::bigint IS NULL OR batch_id = $1::bigint GROUP BY kind", [b])
         var kinds: [String: Int] = [:]
-        for i in 0..<k.rows.count { kinds[k.value(i, "kind") ?? ""] = k.value(i, "n").flatMap(Int.init) ?? 0 }
+        for i in 0..<c.rows.count {
+            let n = c.value(i, "n").flatMap(Int.init) ?? 0
+            counts[c.value(i, "state") ?? "", default: 0] += n
+            if n != 0 { kinds[c.value(i, "kind") ?? "", default: 0] += n }
+        }
+        kinds = kinds.filter { $0.value != 0 }
         let running = try Self.summaries(try db.query("""
             SELECT \(Self.summaryColumns) FROM jobs j WHERE j.state = 'running' AND ($1::bigint IS NULL OR j.batch_id = $1::bigint)
-            ORDER BY j.id
-            """, [b]))
+            ORDER BY j.id LIMIT $2::int
+            """, [b, String(Self.statusRunningLimit)]))
         let t = try db.query("""
             SELECT count(*) AS n, extract(epoch FROM now() - min(finished_at))::float8 AS span FROM jobs
             WHERE state = 'succeeded' AND finished_at > now() - interval '5 minutes' AND ($1::bigint IS NULL OR batch_id = $1::bigint)

@@ -6,6 +6,10 @@ import RenderFormat
 /// the interpolation position (a strip in frame order), else the image-to-image strength, else the
 /// seed; rows are the combinations of the other varying parameters. Parameters a batch does not use
 /// (empty for every job) are left out.
+///
+/// Built incrementally so that a batch of any size streams through it: a `Survey` sees every job once
+/// (distinct values per axis, in first-seen order), the layout is decided from it, and `place(_:)` then
+/// assigns each job its cell — rows in first-seen order, every lookup a dictionary hit.
 struct ContactSheetLayout {
     typealias Axis = (name: String, value: @Sendable (RenderParameters) -> String)
     static let axes: [Axis] = [
@@ -16,40 +20,67 @@ struct ContactSheetLayout {
         ("strength", { if case .img2img(_, let s) = $0.kind { String(s) } else { "" } }),
         ("t", { if case .interpolation(let f) = $0.kind { String(format: "%.3g", f.t) } else { "" } }),
     ]
+
+    /// Distinct values of every axis over the jobs seen so far, in first-seen order.
+    struct Survey {
+        private(set) var values: [[String]] = Array(repeating: [], count: ContactSheetLayout.axes.count)
+        private var seen: [Set<String>] = Array(repeating: [], count: ContactSheetLayout.axes.count)
+
+        mutating func add(_ p: RenderParameters) {
+            for (i, axis) in ContactSheetLayout.axes.enumerated() {
+                let v = axis.value(p)
+                if seen[i].insert(v).inserted { values[i].append(v) }
+            }
+        }
+    }
+
     let columnAxis: Axis?
     let rowAxes: [Axis]
     let columns: [String]
-    let rows: [String]
+    /// Row labels in first-seen order; grows as `place(_:)` meets new combinations.
+    private(set) var rows: [String] = []
     let title: String
+    private let columnIndex: [String: Int]
+    private var rowIndex: [String: Int] = [:]
 
-    init(_ all: [RenderParameters]) {
-        func distinct(_ a: Axis) -> [String] {
-            var seen = Set<String>(), out: [String] = []
-            for p in all where seen.insert(a.value(p)).inserted { out.append(a.value(p)) }
-            return out
-        }
-        let used = Self.axes.filter { distinct($0) != [""] }
-        let varying = used.filter { distinct($0).count > 1 }
-        let fixed = used.filter { distinct($0).count == 1 }
-        columnAxis = varying.last
-        rowAxes = Array(varying.dropLast())
-        columns = columnAxis.map { a in distinct(a).map { "\(a.name) \($0)" } } ?? [""]
-        var rowSeen = Set<String>(), rowList: [String] = []
-        for p in all {
-            let label = Self.label(p, rowAxes)
-            if rowSeen.insert(label).inserted { rowList.append(label) }
-        }
-        rows = rowList.isEmpty ? [""] : rowList
-        title = fixed.compactMap { a in all.first.map { "\(a.name) \(a.value($0))" } }.joined(separator: ", ")
+    /// The layout decided from a survey of every job; rows are filled in by `place(_:)`.
+    init(survey: Survey) {
+        let all = Array(zip(Self.axes, survey.values))
+        let used = all.filter { $0.1 != [""] }
+        let varying = used.filter { $0.1.count > 1 }
+        let fixed = used.filter { $0.1.count == 1 }
+        columnAxis = varying.last?.0
+        rowAxes = varying.dropLast().map(\.0)
+        columns = varying.last.map { a in a.1.map { "\(a.0.name) \($0)" } } ?? [""]
+        columnIndex = Dictionary(columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        title = fixed.map { "\($0.0.name) \($0.1[0])" }.joined(separator: ", ")
     }
+
+    /// The layout of `all` with every row placed.
+    init(_ all: [RenderParameters]) {
+        var survey = Survey()
+        for p in all { survey.add(p) }
+        self.init(survey: survey)
+        for p in all { _ = place(p) }
+    }
+
+    /// The row labels, or one empty row when there are none.
+    var rowLabels: [String] { rows.isEmpty ? [""] : rows }
 
     static func label(_ p: RenderParameters, _ axes: [Axis]) -> String {
         axes.map { "\($0.name == "prompt" ? "" : $0.name + " ")\($0.value(p))" }.joined(separator: " / ")
     }
 
-    func position(of p: RenderParameters) -> (Int, Int) {
-        let r = rows.firstIndex(of: Self.label(p, rowAxes)) ?? 0
-        let c = columnAxis.flatMap { a in columns.firstIndex(of: "\(a.name) \(a.value(p))") } ?? 0
+    /// The cell of `p` (row, column), adding its row when it is the first of its combination.
+    mutating func place(_ p: RenderParameters) -> (Int, Int) {
+        let label = Self.label(p, rowAxes)
+        let r: Int
+        if let known = rowIndex[label] { r = known } else {
+            r = rows.count
+            rows.append(label)
+            rowIndex[label] = r
+        }
+        let c = columnAxis.flatMap { a in columnIndex["\(a.name) \(a.value(p))"] } ?? 0
         return (r, c)
     }
 }
