@@ -9,16 +9,26 @@ extension JobQueue {
     public func claim(worker: String, models: [String]?, modelRoots: [String]? = nil, limit: Int, lease: Double) throws -> [ClaimedJob] {
         let modelsJSON = try models.map(Self.jsonArray)
         let rootsJSON = try modelRoots.map { try Self.jsonArray($0.map { $0.hasSuffix("/") ? $0 : $0 + "/" }) }
+        let eligible = """
+            state = 'queued' AND run_at <= now() AND \(Self.underRoots(6))
+                      AND ((last_failed_worker IS DISTINCT FROM $1 AND NOT ($1 = ANY(failed_workers)))
+                           OR run_at <= now() - make_interval(secs => $5::float8))
+            """
+        // With a model list, one index range per model (jobs_claimable_by_model): a worker for model A never walks
+        // B's queue. Without one, the priority index over every queued job.
+        let picked = models == nil ? """
+                SELECT id FROM jobs WHERE $2::jsonb IS NULL AND \(eligible)
+                ORDER BY priority DESC, run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
+            """ : """
+                SELECT c.id FROM (SELECT DISTINCT jsonb_array_elements_text($2::jsonb) AS model) m
+                CROSS JOIN LATERAL (
+                    SELECT id, priority, run_at FROM jobs WHERE model = m.model AND \(eligible)
+                    ORDER BY priority DESC, run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED) c
+                ORDER BY c.priority DESC, c.run_at, c.id LIMIT $3::int
+            """
         let r = try db.query("""
             WITH picked AS (
-                SELECT id FROM jobs
-                WHERE state = 'queued' AND run_at <= now()
-                  AND \(Self.servedBy(models: 2, roots: 6))
-                  AND ((last_failed_worker IS DISTINCT FROM $1 AND NOT ($1 = ANY(failed_workers)))
-                       OR run_at <= now() - make_interval(secs => $5::float8))
-                ORDER BY priority DESC, run_at, id
-                LIMIT $3::int
-                FOR UPDATE SKIP LOCKED
+                \(picked)
             ), claimed AS (
                 UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_owner = $1,
                        lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => $4::float8),
@@ -37,23 +47,36 @@ extension JobQueue {
     /// The SQL condition "a job of a model this worker may load": `models` and `roots` are the numbers of the
     /// `jsonb` parameters holding the model list and the model roots (each NULL for no restriction).
     static func servedBy(models: Int, roots: Int) -> String {
-        "($\(models)::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($\(models)::jsonb))) "
-            + "AND ($\(roots)::jsonb IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text($\(roots)::jsonb) AS r(root) WHERE starts_with(model, r.root)))"
+        "($\(models)::jsonb IS NULL OR model IN (SELECT jsonb_array_elements_text($\(models)::jsonb))) AND \(underRoots(roots))"
+    }
+
+    /// The SQL condition "the job's model lies under one of the roots in `jsonb` parameter `roots`" (NULL: anywhere).
+    static func underRoots(_ roots: Int) -> String {
+        "($\(roots)::jsonb IS NULL OR EXISTS (SELECT 1 FROM jsonb_array_elements_text($\(roots)::jsonb) AS r(root) WHERE starts_with(model, r.root)))"
     }
 
     /// What an idle worker waits for: seconds until the next job *it* may claim becomes due (a job it failed
-    /// counts from the end of its grace) or a lease expires, and how many queued or running jobs it could serve.
+    /// counts from the end of its grace) or a lease expires, and (with `countPending`) whether any queued or
+    /// running job is one it could serve (1) or not (0).
     /// Jobs of other models, or due jobs it may not take, never make it wake early — an idle worker never spins.
-    public func nextWake(worker: String, models: [String]?, modelRoots: [String]?) throws -> (seconds: Double?, pending: Int) {
+    public func nextWake(worker: String, models: [String]?, modelRoots: [String]?, countPending: Bool) throws -> (seconds: Double?, pending: Int) {
         let roots = try modelRoots.map { try Self.jsonArray($0.map { $0.hasSuffix("/") ? $0 : $0 + "/" }) }
+        // Only jobs that become claimable in the future count (a job this worker failed, from the end of its
+        // grace): reading queued rows due after now − grace stays on jobs_queued_by_run_at. Whether anything is
+        // pending at all is asked only by workers that exit when idle, with two EXISTS probes.
         let r = try db.query("""
             SELECT extract(epoch FROM least(
-                     (SELECT min(CASE WHEN last_failed_worker = $1 OR $1 = ANY(failed_workers)
-                                      THEN run_at + make_interval(secs => $4::float8) ELSE run_at END)
-                      FROM jobs WHERE state = 'queued' AND \(Self.servedBy(models: 2, roots: 3))),
+                     (SELECT min(t) FROM (
+                         SELECT CASE WHEN last_failed_worker = $1 OR $1 = ANY(failed_workers)
+                                     THEN run_at + make_interval(secs => $4::float8) ELSE run_at END AS t
+                         FROM jobs WHERE state = 'queued' AND run_at > now() - make_interval(secs => $4::float8)
+                           AND \(Self.servedBy(models: 2, roots: 3))) d WHERE t > now()),
                      (SELECT min(lease_expires_at) FROM jobs WHERE state = 'running')) - now())::float8 AS next,
-                   (SELECT count(*) FROM jobs WHERE state IN ('queued', 'running') AND \(Self.servedBy(models: 2, roots: 3))) AS pending
-            """, [worker, try models.map(Self.jsonArray), roots, String(options.sameWorkerGrace)])
+                   CASE WHEN $5::bool THEN
+                       (EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND \(Self.servedBy(models: 2, roots: 3)))
+                        OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND \(Self.servedBy(models: 2, roots: 3))))::int
+                   ELSE 1 END AS pending
+            """, [worker, try models.map(Self.jsonArray), roots, String(options.sameWorkerGrace), countPending ? "true" : "false"])
         return (r.value(0, "next").flatMap(Double.init), r.value(0, "pending").flatMap(Int.init) ?? 0)
     }
 

@@ -183,7 +183,7 @@ public final class Worker: @unchecked Sendable {
         let config = configuration
         let (next, pending) = try session.run("idle") { q -> (Double?, Int) in
             try q.workerHeartbeat(name: config.name, currentJob: nil)
-            return try q.nextWake(worker: config.name, models: config.models, modelRoots: config.modelRoots)
+            return try q.nextWake(worker: config.name, models: config.models, modelRoots: config.modelRoots, countPending: config.exitWhenIdle)
         }
         if config.exitWhenIdle && pending == 0 {
             logger.info("nothing queued or running: exiting (exit when idle)")
