@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Diffusion
+import TestSupport
 
 /// Drives the in-memory header parser with random and mutated files: it must return or throw a
 /// `SafeTensorsError`, never trap or hang, each input quickly.

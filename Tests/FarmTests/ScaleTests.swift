@@ -20,18 +20,6 @@ extension FarmIntegrationTests {
             """).rows.map { $0.map { $0 ?? "NULL" }.joined(separator: " ") }
     }
 
-    /// A small deterministic generator, so a failing sequence can be replayed from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("job counts stay exact through submit, claim, complete, fail, cancel, retry, release, rescue and prune, from several connections",
           arguments: [UInt64(1), 2])
     func countsStayExact(seed: UInt64) throws {
@@ -40,7 +28,7 @@ extension FarmIntegrationTests {
         // A second connection: another backend, so (usually) another counter shard.
         let other = JobQueue(try PostgresConnection(url: db.url), options: db.queue.options, logger: Harness.logger)
         defer { other.db.close() }
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         var held: [(JobQueue, ClaimedJob)] = []
         var batches: [Int64] = []
         var nextSeed: UInt64 = 1
