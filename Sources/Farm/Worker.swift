@@ -5,7 +5,8 @@ import RenderFormat
 import Synchronization
 
 /// The worker loop: claim a job, render it while a separate thread heartbeats the lease, write the PNG
-/// atomically to `<storage>/<batch>/<job>.png`, complete it (fenced on the lease), repeat.
+/// atomically to this attempt's `<storage>/<batch>/<job>-<lease>.png`, complete it (fenced on the lease, which
+/// publishes the file), repeat. A `WorkerFault` (this host's problem) gives the job back and backs off.
 ///
 /// Survives PostgreSQL going away (every operation reconnects with backoff and is safe to repeat), stops
 /// rendering at the next step when its job is cancelled or its lease is lost, and on `requestStop()`
