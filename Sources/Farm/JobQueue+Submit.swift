@@ -10,11 +10,17 @@ extension JobQueue {
         enum CodingKeys: String, CodingKey { case batchID = "batch", jobCount = "jobs" }
     }
 
+    /// A grid that passed every check, expanded into its jobs: what `submit(_:)` inserts.
+    public struct CheckedGrid: Sendable {
+        public let spec: GridSpec
+        public let jobs: [RenderParameters]
+    }
+
     /// Checks `spec` and expands it into its jobs, each validated; no database involved.
     /// - Parameters:
     ///   - validate: model-aware checks from the seam (`FarmDiffusion.ModelChecks`), run once per distinct job shape.
     /// - Throws: `RenderFormatError.invalid` naming the input, or whatever `validate` throws.
-    public static func check(_ spec: GridSpec, validate: ((RenderParameters) throws -> Void)? = nil) throws -> (GridSpec, [RenderParameters]) {
+    public static func check(_ spec: GridSpec, validate: ((RenderParameters) throws -> Void)? = nil) throws -> CheckedGrid {
         var spec = spec
         spec.model = try normalizeModelPath(spec.model)
         try BatchLimits.validate(maxAttempts: spec.maxAttempts)
@@ -39,14 +45,20 @@ extension JobQueue {
                 try validate?(p)
             }
         }
-        return (spec, jobs)
+        return CheckedGrid(spec: spec, jobs: jobs)
     }
 
     /// Validates every cell of `spec` (see `check`), then creates a batch and its jobs in one transaction and
     /// notifies idle workers. Nothing is written when any check fails.
     /// - Throws: `RenderFormatError.invalid` naming the input; `PostgresError`.
     public func submit(_ spec: GridSpec, validate: ((RenderParameters) throws -> Void)? = nil) throws -> Submission {
-        let (spec, jobs) = try Self.check(spec, validate: validate)
+        try submit(try Self.check(spec, validate: validate))
+    }
+
+    /// Creates a batch and its jobs from a checked grid in one transaction and notifies idle workers.
+    /// - Throws: `PostgresError`.
+    public func submit(_ checked: CheckedGrid) throws -> Submission {
+        let (spec, jobs) = (checked.spec, checked.jobs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let specJSON = String(decoding: try encoder.encode(spec), as: UTF8.self)

@@ -126,15 +126,17 @@ public final class Worker: @unchecked Sendable {
                 } catch let error as PostgresError where error.isConnectionLoss && stopRequested { break }
                 continue
             }
-            done += 1
             if let fault = run(job, session: session, summary: &summary) {
                 _ = try? session.run("health") { try $0.setWorkerHealth(name: config.name, unhealthy: fault.reason) }
                 faultBackoff = min(Self.maxFaultBackoff, max(1, faultBackoff * 2))
                 logger.warning("this host cannot render; backing off", metadata: ["reason": "\(fault.reason)", "retry_in_s": "\(faultBackoff)"])
                 sleepUnlessStopped(faultBackoff)
-            } else if faultBackoff > 0 {
-                faultBackoff = 0
-                _ = try? session.run("health") { try $0.setWorkerHealth(name: config.name, unhealthy: nil) }
+            } else {
+                done += 1  // jobs given back for this host's fault do not count towards --max-jobs
+                if faultBackoff > 0 {
+                    faultBackoff = 0
+                    _ = try? session.run("health") { try $0.setWorkerHealth(name: config.name, unhealthy: nil) }
+                }
             }
         }
         _ = try? session.run("stop") { try $0.workerStopped(name: config.name) }

@@ -114,9 +114,9 @@ struct Submit: ParsableCommand {
                             steps: try GridParsing.steps(steps), samplers: try GridParsing.samplers(sampler),
                             sizes: sizes, priority: priority, maxAttempts: maxAttempts, name: name,
                             initImage: picture?.reference, strengths: picture == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation)
-        _ = try JobQueue.check(spec, validate: ModelChecks.validate)
+        let checked = try JobQueue.check(spec, validate: ModelChecks.validate)
         if let picture { try InitImageStore.store(picture, storage: root) }
-        let submission = try db.queue().submit(spec, validate: ModelChecks.validate)
+        let submission = try db.queue().submit(checked)
         if output.json {
             try JSONOutput.print(submission)
         } else {
