@@ -160,15 +160,19 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Removes the files other attempts of `job` left (a worker killed between writing and completing), keeping
-    /// the accepted one. Only names of the form `<job>-<token>.png` in the batch folder are touched.
+    /// Removes the files other attempts of `job` left, keeping the accepted one: finished files of a worker
+    /// killed between writing and completing (`<job>-<token>.png`) and temporary files of a worker killed
+    /// while writing (`.<job>-<token>.png.tmp-…`). Nothing else in the batch folder is touched. An attempt
+    /// still writing when its temporary file goes has lost the job already: its rename fails with `ENOENT`,
+    /// which the worker reads as a lost attempt, not as a storage fault.
     static func removeAttemptFiles(of job: ClaimedJob, storage: String, keeping accepted: String) {
         let dir = ClaimedJob.batchDirectory(storage: storage, batch: job.batchID)
         let prefix = ClaimedJob.filePrefix(job: job.id)
         let keep = (accepted as NSString).lastPathComponent
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        where name.hasPrefix(prefix) && name.hasSuffix(".png") && name != keep {
-            unlink("\(dir)/\(name)")
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name != keep {
+            let finished = name.hasPrefix(prefix) && name.hasSuffix(".png")
+            let temporary = name.hasPrefix("." + prefix) && name.contains(".png.tmp-")
+            if finished || temporary { unlink("\(dir)/\(name)") }
         }
     }
 
@@ -350,6 +354,11 @@ public final class Worker: @unchecked Sendable {
                 do {
                     try AtomicFile.createDirectory((path as NSString).deletingLastPathComponent)
                     try AtomicFile.write(png, to: path)
+                } catch let error as FileWriteError where error.step == .rename && error.errno == ENOENT {
+                    // Another attempt was accepted meanwhile and removed this one's temporary file.
+                    summary.lost += 1
+                    log.warning("job result discarded: another attempt finished the job while this one was writing", metadata: timings())
+                    return nil
                 } catch {
                     throw WorkerFault("cannot write the output to storage: \(error)", underlying: error)
                 }

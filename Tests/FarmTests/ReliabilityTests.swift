@@ -265,3 +265,28 @@ extension FarmIntegrationTests {
         #expect(FileManager.default.contents(atPath: winnerPath) == Data("winner".utf8))
     }
 }
+
+extension FarmIntegrationTests {
+    @Test("the accepted attempt removes what killed attempts of its job left, finished or half-written, and nothing else",
+          .enabled(if: Harness.available))
+    func acceptedAttemptRemovesLeftovers() throws {
+        let db = try Harness.Database(options: .init(backoffBase: 0, backoffMax: 0, sameWorkerGrace: 0))
+        defer { db.drop() }
+        _ = try db.submit()
+        let dead = try #require(try db.queue.claim(worker: "dead", models: nil, limit: 1, lease: 0.2).first)
+        let deadPath = dead.outputPath(storage: db.storage)
+        let folder = (deadPath as NSString).deletingLastPathComponent
+        let deadName = (deadPath as NSString).lastPathComponent
+        try AtomicFile.createDirectory(folder)
+        let leftovers = [deadName, ".\(deadName).tmp-4242-17"]
+        let strangers = ["\(dead.id)0-abcdef12.png", ".\(dead.id)0-abcdef12.png.tmp-1-2", "notes.txt", "\(dead.id)-keep.txt"]
+        for name in leftovers + strangers { try AtomicFile.write(Array(name.utf8), to: "\(folder)/\(name)") }
+        Thread.sleep(forTimeInterval: 0.4)
+        let worker = try Harness.WorkerProcess(db, name: "winner", lease: 10, extra: ["--exit-when-idle"])
+        #expect(worker.wait(timeout: 60) == 0, "\(worker.logText)")
+        let job = try db.queue.job(dead.id)
+        let accepted = try #require(job.outputPath)
+        let names = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        #expect(names == Set(strangers + [(accepted as NSString).lastPathComponent]), "\(names)")
+    }
+}
