@@ -24,8 +24,10 @@ let package = Package(
 
         // Basics every layer shares: the one atomic file writer (fsync'd, renamed, directory fsync'd).
         .target(name: "Basics"),
+        // CPU kernels in C, one source compiled for the portable, AVX2+FMA and AVX-512 paths and chosen at run time.
+        .target(name: "CKernels", exclude: ["kernels.inc"]),
         // Numeric core: tensors and CPU kernels. Knows nothing of models, PostgreSQL or files.
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         // 8-bit RGB images, PNG through libpng, contact sheets.
         .target(name: "Imaging", dependencies: ["CLibPNG", "Basics"]),
         // What a render is, in words both sides share without tensors: sampler names, the A1111 `parameters`

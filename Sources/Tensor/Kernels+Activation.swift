@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Element-wise activations, vectorised through `FastMath`.
 extension Kernels {
     /// SiLU, x·sigmoid(x).
@@ -15,7 +17,7 @@ extension Kernels {
         }
     }
 
-    /// GEGLU: for x [.., 2·n] returns x[.., :n] · gelu(x[.., n:]).
+    /// GEGLU: for x [.., 2·n] returns x[.., :n] · gelu(x[.., n:]), rows in parallel through `CKernels`.
     public static func geglu(_ x: Tensor) -> Tensor {
         let two = x.shape.last!, half = two / 2
         let rows = x.count / two
@@ -23,10 +25,8 @@ extension Kernels {
         shape[shape.count - 1] = half
         return Tensor(shape: shape) { out in
             x.withUnsafeBufferPointer { px in
-                for r in 0..<rows {
-                    let src = px.baseAddress! + r * two, dst = out.baseAddress! + r * half
-                    FastMath.apply(src + half, dst, count: half, FastMath.gelu)
-                    for i in 0..<half { dst[i] *= src[i] }
+                Parallel.forRanges(rows, minimum: max(1, 16_384 / max(half, 1))) { r in
+                    sdk_geglu(px.baseAddress! + r.lowerBound * two, out.baseAddress! + r.lowerBound * half, r.count, Int32(half))
                 }
             }
         }

@@ -1,11 +1,49 @@
+internal import CKernels
+
 /// Scaled dot-product attention over interleaved heads.
 extension Kernels {
-    /// Multi-head scaled dot-product attention.
+    /// Multi-head scaled dot-product attention, fused and blocked (`CKernels`): per head, four query rows
+    /// at a time meet key blocks of 256 with an online softmax (running max and sum), so no score tensor
+    /// is larger than 4 × 256 floats; heads and query ranges are spread over `Parallel.threads`.
     ///
     /// q [B, Nq, H·d], k and v [B, Nk, H·d] (heads interleaved in the channel dimension, as PyTorch's
-    /// Linear produces them) → [B, Nq, H·d]. Scores are computed in tiles of query rows so memory stays
-    /// at `tile × Nk` floats, never Nq × Nk × H. `causal` masks keys after the query position.
+    /// Linear produces them) → [B, Nq, H·d]. `causal` masks keys after the query position. Head sizes above
+    /// 1024 go through `attentionUnfused`.
     public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false) -> Tensor {
+        let bsz = q.shape[0], nq = q.shape[1], width = q.shape[2], nk = k.shape[1]
+        precondition(k.shape == [bsz, nk, width] && v.shape == k.shape && width % heads == 0,
+                     "attention: q \(q.shape) k \(k.shape) v \(v.shape) heads \(heads)")
+        let d = width / heads
+        guard d <= 1024 else { return attentionUnfused(q: q, k: k, v: v, heads: heads, causal: causal) }
+        let scale = Float(1 / Double(d).squareRoot())
+        // Enough pieces for every thread: split query rows when there are few heads.
+        let pairs = bsz * heads
+        let parts = max(1, min((nq + 63) / 64, (2 * Parallel.threads + pairs - 1) / pairs))
+        let rowsPerPart = (nq + parts - 1) / parts
+        let scratch = Int(sdk_attention_scratch(Int32(d), Int32(nk)))
+        var out = Tensor(uninitializedShape: [bsz, nq, width])
+        out.withUnsafeMutableBufferPointer { po in
+            q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in
+                Parallel.forEach(pairs * parts) { item in
+                    let pair = item / parts, part = item % parts
+                    let b = pair / heads, h = pair % heads
+                    let r0 = part * rowsPerPart, r1 = min(nq, r0 + rowsPerPart)
+                    guard r0 < r1 else { return }
+                    let kt = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+                    defer { kt.deallocate() }
+                    sdk_attention_rows(pq.baseAddress! + b * nq * width + h * d, width,
+                                       pk.baseAddress! + b * nk * width + h * d, pv.baseAddress! + b * nk * width + h * d, width,
+                                       po.baseAddress! + b * nq * width + h * d, width,
+                                       Int32(d), Int32(nk), Int32(r0), Int32(r1), scale, causal ? 1 : 0, kt, 1)
+                }
+            } } }
+        }
+        return out
+    }
+
+    /// Multi-head attention through two GEMMs per tile of query rows and a softmax in between (scores of
+    /// `tile × Nk` floats): the reference the fused kernel is tested against, and the path for huge heads.
+    public static func attentionUnfused(q: Tensor, k: Tensor, v: Tensor, heads: Int, causal: Bool = false) -> Tensor {
         let bsz = q.shape[0], nq = q.shape[1], width = q.shape[2], nk = k.shape[1]
         precondition(k.shape == [bsz, nk, width] && v.shape == k.shape && width % heads == 0,
                      "attention: q \(q.shape) k \(k.shape) v \(v.shape) heads \(heads)")

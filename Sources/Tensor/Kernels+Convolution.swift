@@ -6,13 +6,21 @@ extension Kernels {
     /// Small images of a batch share one GEMM (columns side by side), so OpenBLAS packs the weight
     /// matrix once per call instead of once per image; large images are tiled by output rows so the
     /// column buffer stays near 64 MB.
-    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, extraPadEnd: Int = 0) -> Tensor {
+    ///
+    /// 3×3 stride-1 layers with padding 0 or 1 go through Winograd (`winogradConv3x3`) where
+    /// `convAlgorithm` picks it; `algorithm` overrides that choice (tests compare the paths).
+    public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int, extraPadEnd: Int = 0,
+                              algorithm: ConvAlgorithm? = nil) -> Tensor {
         precondition(x.shape.count == 4 && weight.shape.count == 4 && x.shape[1] == weight.shape[1],
                      "conv2d: input \(x.shape) vs weight \(weight.shape)")
         let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3]
         let cout = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
         let oh = (h + 2 * padding + extraPadEnd - kh) / stride + 1
         let ow = (w + 2 * padding + extraPadEnd - kw) / stride + 1
+        if kh == 3 && kw == 3 && stride == 1 && extraPadEnd == 0 && padding <= 1 {
+            let chosen = algorithm ?? convAlgorithm(channelsIn: cin, channelsOut: cout, outHeight: oh, outWidth: ow)
+            if chosen != .direct { return winogradConv3x3(x, weight: weight, bias: bias, padding: padding, algorithm: chosen) }
+        }
         let kdim = cin * kh * kw
         let plane = oh * ow
         let budget = 16 << 20
