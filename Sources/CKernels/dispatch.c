@@ -6,6 +6,7 @@
 #include <string.h>
 
 #define DECLARE(path)                                                                                           \
+    void winograd_weights_##path(int, const float *, int, int, int, float *, long);                              \
     void winograd_input_##path(int, const float *, int, int, int, int, int, int, int, float *, long, long, long); \
     void winograd_output_##path(int, const float *, long, long, long, int, int, float *, int, int, int, int,      \
                                 const float *);                                                                 \
@@ -24,6 +25,7 @@ DECLARE(avx512)
 #endif
 
 typedef struct {
+    void (*winograd_weights)(int, const float *, int, int, int, float *, long);
     void (*winograd_input)(int, const float *, int, int, int, int, int, int, int, float *, long, long, long);
     void (*winograd_output)(int, const float *, long, long, long, int, int, float *, int, int, int, int, const float *);
     void (*attention_rows)(const float *, long, const float *, const float *, long, float *, long, int, int, int, int,
@@ -34,7 +36,7 @@ typedef struct {
     void (*add_row_bias)(const float *, float *, long, const float *, int);
 } table;
 
-#define TABLE(path) { winograd_input_##path, winograd_output_##path, attention_rows_##path, group_norm_##path, \
+#define TABLE(path) { winograd_weights_##path, winograd_input_##path, winograd_output_##path, attention_rows_##path, group_norm_##path, \
                       layer_norm_##path, geglu_##path, add_row_bias_##path }
 
 static const table tables[3] = {
@@ -98,29 +100,7 @@ const char *sdk_path_name(sdk_path path) {
 static inline const table *current(void) { return &tables[sdk_active_path()]; }
 
 void sdk_winograd_weights(int m, const float *w, int cin, int co0, int co1, float *u, long ldE) {
-    // G for F(4,3) and F(2,3); computed in double, rounded once.
-    static const double g4[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                    {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
-    static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    const int a = m + 2;
-    for (int co = co0; co < co1; co++) {
-        for (int ci = 0; ci < cin; ci++) {
-            const float *g = w + ((long)co * cin + ci) * 9;
-            double t[6][3];
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < 3; j++) {
-                    double s = 0;
-                    for (int k = 0; k < 3; k++) s += (m == 4 ? g4[i][k] : g2[i][k]) * g[k * 3 + j];
-                    t[i][j] = s;
-                }
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < a; j++) {
-                    double s = 0;
-                    for (int k = 0; k < 3; k++) s += t[i][k] * (m == 4 ? g4[j][k] : g2[j][k]);
-                    u[(long)(i * a + j) * ldE + (long)(co - co0) * cin + ci] = (float)s;
-                }
-        }
-    }
+    current()->winograd_weights(m, w, cin, co0, co1, u, ldE);
 }
 
 void sdk_winograd_input(int m, const float *x, int H, int W, int pad, int c0, int c1, int ty, int tilesX,
@@ -138,7 +118,7 @@ void sdk_attention_rows(const float *q, long ldq, const float *k, const float *v
     current()->attention_rows(q, ldq, k, v, ldk, o, ldo, d, nk, q0, q1, scale, causal, kt, pack);
 }
 
-long sdk_attention_scratch(int d, int nk) { return (long)d * ((nk + 31) / 32 * 32); }
+long sdk_attention_scratch(int d, int nk) { return (long)d * ((nk + 127) / 128 * 128); }   // blocks of 128 keys
 
 void sdk_group_norm(const float *x, float *out, int channels, long spatial, const float *weight,
                     const float *bias, float eps, int silu) {

@@ -28,13 +28,14 @@ extension Kernels {
         ProcessInfo.processInfo.environment["SDFARM_CONV"].flatMap(ConvAlgorithm.init(rawValue:))
 
     /// The algorithm `conv2d` uses for a 3×3 stride-1 layer with this output size: F(4,3) on maps of at
-    /// least 24×24, F(2,3) down to 8×8, im2col below (measured: `sdfarm bench --components convs`).
+    /// least 40×40, F(2,3) down to 12×12, im2col below, where the GEMMs over few tiles lose to one
+    /// im2col GEMM (measured: `sdfarm bench --components kernels`).
     public static func convAlgorithm(channelsIn cin: Int, channelsOut cout: Int, outHeight oh: Int, outWidth ow: Int) -> ConvAlgorithm {
         if let forced = convOverride { return forced }
         let side = min(oh, ow)
         if cin < 8 || cout < 8 { return .direct }
-        if side >= 24 { return .winogradF43 }
-        if side >= 8 { return .winogradF23 }
+        if side >= 40 { return .winogradF43 }
+        if side >= 12 { return .winogradF23 }
         return .direct
     }
 

@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Image size in pixels (square).")
     var size = 512
 
-    @Option(help: "Components to time, comma-separated: text, unet, vae.")
+    @Option(help: "Components to time, comma-separated: text, unet, vae; kernels (each SD 1.5 3×3 convolution shape through im2col, F(2,3) and F(4,3), attention fused and unfused).")
     var components = "text,unet,vae"
 
     @Option(help: "Repetitions of each (the best is reported).")
@@ -67,12 +67,60 @@ struct Bench: ParsableCommand {
             let z = Tensor(shape: [1, 4, latent, latent]) { b in for i in b.indices { b[i] = Float(i % 11) / 11 - 0.5 } }
             time("vae_decode_s", "VAE decode (\(size)x\(size))") { _ = vae.decode(z) }
         }
+        if wanted.contains("kernels") { try kernelTable(latent: latent) }
         let rss = Double(peakRSS() ?? 0) / 1e9
         if json {
             let fields = results.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \(String(format: "%.4f", $0.value))" }
             print("{\"engine\": \"sdfarm\", \"core\": \"\(BLASRuntime.activeCore)\", \(fields.joined(separator: ", ")), \"peak_rss_gb\": \(String(format: "%.3f", rss))}")
         } else {
             print("peak RSS: \(String(format: "%.2f", rss)) GB")
+        }
+    }
+}
+
+extension Bench {
+    /// Median seconds of `repeats` (at least 3) runs of `body`.
+    func median(_ body: () -> Void) -> Double {
+        let times = (0..<max(3, repeats)).map { _ in
+            let start = Date()
+            body()
+            return Date().timeIntervalSince(start)
+        }.sorted()
+        return times[times.count / 2]
+    }
+
+    /// The measurement behind `Kernels.convAlgorithm` and the fused attention: every 3×3 convolution shape of
+    /// the SD 1.5 U-Net (batch 2) and VAE decoder at this size, and its attention shapes, side by side.
+    func kernelTable(latent: Int) throws {
+        func filled(_ shape: [Int], _ salt: Int) -> Tensor {
+            Tensor(shape: shape) { b in for i in b.indices { b[i] = Float((i &* 31 &+ salt) % 97) / 97 - 0.5 } }
+        }
+        print("3x3 convolutions (median of \(max(3, repeats)), seconds): batch, in→out channels, map | im2col | F(2,3) | F(4,3) | auto")
+        let convs: [(Int, Int, Int, Int)] = [
+            (2, 320, 320, latent), (2, 640, 640, latent / 2), (2, 1280, 1280, latent / 4), (2, 1280, 1280, latent / 8),
+            (2, 2560, 1280, latent / 4), (2, 1920, 640, latent / 2), (2, 640, 320, latent),
+            (1, 512, 512, latent), (1, 512, 512, latent * 2), (1, 256, 256, latent * 4), (1, 128, 128, latent * 8),
+        ]
+        for (n, cin, cout, side) in convs {
+            let x = filled([n, cin, side, side], 1), w = filled([cout, cin, 3, 3], 2) * 0.05, b = filled([cout], 3)
+            let t = [Kernels.ConvAlgorithm.direct, .winogradF23, .winogradF43].map { a in
+                median { _ = Kernels.conv2d(x, weight: w, bias: b, padding: 1, algorithm: a) }
+            }
+            let auto = Kernels.convAlgorithm(channelsIn: cin, channelsOut: cout, outHeight: side, outWidth: side)
+            print(String(format: "  %d, %4d→%4d, %3d² | %7.3f | %7.3f | %7.3f | %@", n, cin, cout, side, t[0], t[1], t[2], auto.rawValue))
+        }
+        print("attention (median, seconds): batch×heads, queries×keys, head size | unfused | fused")
+        let attentions: [(Int, Int, Int, Int, Int)] = [
+            (2, 8, latent * latent, latent * latent, 40), (2, 8, latent * latent, 77, 40),
+            (2, 8, latent * latent / 4, latent * latent / 4, 80), (2, 8, latent * latent / 16, latent * latent / 16, 160),
+            (1, 1, latent * latent, latent * latent, 512), (2, 12, 77, 77, 64),
+        ]
+        for (b, heads, nq, nk, d) in attentions {
+            let q = filled([b, nq, heads * d], 4), k = filled([b, nk, heads * d], 5), v = filled([b, nk, heads * d], 6)
+            let causal = nq == 77
+            let unfused = median { _ = Kernels.attentionUnfused(q: q, k: k, v: v, heads: heads, causal: causal) }
+            let fused = median { _ = Kernels.attention(q: q, k: k, v: v, heads: heads, causal: causal) }
+            print(String(format: "  %d×%2d, %5d×%5d, %3d | %7.3f | %7.3f", b, heads, nq, nk, d, unfused, fused))
         }
     }
 }
