@@ -98,6 +98,20 @@ extension Tensor {
         }
     }
 
+    /// The tensor `times` times along axis 0 ([x] → [x, x, …]).
+    public func repeatedBatch(_ times: Int) -> Tensor {
+        Tensor.concatenate(Array(repeating: self, count: times))
+    }
+
+    /// True when the tensor's `parts` equal slices along axis 0 hold bitwise the same values.
+    public func hasIdenticalBatchParts(_ parts: Int) -> Bool {
+        guard parts > 1, shape.first.map({ $0 % parts == 0 && $0 > 0 }) == true else { return false }
+        let part = count / parts
+        return withUnsafeBufferPointer { p in
+            (1..<parts).allSatisfy { memcmp(p.baseAddress!, p.baseAddress! + $0 * part, part * MemoryLayout<Float>.stride) == 0 }
+        }
+    }
+
     /// Rows `range` of axis 0.
     public func slice(_ range: Range<Int>) -> Tensor {
         let inner = count / Swift.max(shape[0], 1)

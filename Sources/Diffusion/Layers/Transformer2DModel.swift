@@ -16,8 +16,19 @@ public struct BasicTransformerBlock: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        afterSelfAttention(selfAttention(x), context: context)
+    }
+
+    /// The part that sees only the sequence: x + attn1(norm1(x)).
+    func selfAttention(_ x: Tensor) -> Tensor {
         var h = x
         h.add(attn1(norm1(h)))
+        return h
+    }
+
+    /// The rest: cross-attention to `context`, then the feed-forward.
+    func afterSelfAttention(_ x: Tensor, context: Tensor) -> Tensor {
+        var h = x
         h.add(attn2(norm2(h), context: context))
         h.add(ffOut(Kernels.geglu(ffIn(norm3(h)))))
         return h
@@ -53,14 +64,29 @@ public struct Transformer2DModel: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-        let h = x.shape[2], wd = x.shape[3]
-        var seq: Tensor
-        if let projInConv {
-            seq = projInConv(norm(x)).channelsLast()
-        } else {
-            seq = projInLinear!(norm(x).channelsLast())
-        }
+        var seq = projectIn(x)
         for block in blocks { seq = block(seq, context: context) }
+        return projectOut(seq, residual: x)
+    }
+
+    /// The same result for a batch whose images are `copies` copies of `x` (the classifier-free guidance
+    /// batch [x, x]): everything before the first cross-attention — GroupNorm, proj_in, the first block's
+    /// self-attention — runs once on `x`, the rest on the whole batch, which `context` gives.
+    func callAsFunction(sharing x: Tensor, copies: Int, context: Tensor) -> Tensor {
+        guard let first = blocks.first, copies > 1 else { return self(x, context: context) }
+        var seq = first.selfAttention(projectIn(x)).repeatedBatch(copies)
+        seq = first.afterSelfAttention(seq, context: context)
+        for block in blocks.dropFirst() { seq = block(seq, context: context) }
+        return projectOut(seq, residual: x.repeatedBatch(copies))
+    }
+
+    private func projectIn(_ x: Tensor) -> Tensor {
+        if let projInConv { return projInConv(norm(x)).channelsLast() }
+        return projInLinear!(norm(x).channelsLast())
+    }
+
+    private func projectOut(_ seq: Tensor, residual x: Tensor) -> Tensor {
+        let h = x.shape[2], wd = x.shape[3]
         var out: Tensor
         if let projOutConv {
             out = projOutConv(seq.channelsFirst(height: h, width: wd))

@@ -114,13 +114,33 @@ public struct UNet2DConditionModel: Sendable {
     }
 
     /// Predicts the noise (or v) for latents `x` [B, C, h, w] at timestep `t` given `context` [B, 77, D].
-    public func callAsFunction(_ x: Tensor, timestep t: Float, context: Tensor) -> Tensor {
+    ///
+    /// With `sharePrefix` (the default), a batch made of two identical halves — classifier-free guidance's
+    /// [x, x] — computes everything before the first cross-attention once (conv_in, the first ResNet, the
+    /// first transformer's self-attention) and copies it: the same operations on the same values, so the
+    /// same result (tested bit for bit against `sharePrefix: false`).
+    public func callAsFunction(_ x: Tensor, timestep t: Float, context: Tensor, sharePrefix: Bool = true) -> Tensor {
         let batch = x.shape[0]
         let emb = Kernels.silu(timeLinear2(Kernels.silu(timeLinear1(timestepEmbedding(t, batch: batch)))))
-        var h = convIn(x)
-        var skips: [Tensor] = [h]
-        for block in down {
-            for j in block.resnets.indices {
+        let shared = sharePrefix && down.first.map { !$0.attentions.isEmpty && !$0.resnets.isEmpty } == true
+            && x.hasIdenticalBatchParts(2)
+        var h: Tensor
+        var skips: [Tensor]
+        var first = 0   // resnets of the first down block already done
+        if shared {
+            let half = x.slice(0..<(batch / 2))
+            let stem = convIn(half)
+            skips = [stem.repeatedBatch(2)]
+            h = down[0].resnets[0](stem, temb: emb.slice(0..<(batch / 2)))
+            h = down[0].attentions[0](sharing: h, copies: 2, context: context)
+            skips.append(h)
+            first = 1
+        } else {
+            h = convIn(x)
+            skips = [h]
+        }
+        for (i, block) in down.enumerated() {
+            for j in block.resnets.indices where i > 0 || j >= first {
                 h = block.resnets[j](h, temb: emb)
                 if !block.attentions.isEmpty { h = block.attentions[j](h, context: context) }
                 skips.append(h)
