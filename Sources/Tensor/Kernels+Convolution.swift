@@ -31,9 +31,8 @@ extension Kernels {
                 if batched {
                     // col [kdim, n·plane]; result [cout, n·plane] scattered to NCHW with the bias.
                     let cols = n * plane
-                    let col = UnsafeMutablePointer<Float>.allocate(capacity: kdim * cols)
-                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cout * cols)
-                    defer { col.deallocate(); tmp.deallocate() }
+                    let col = BufferPool.allocate(count: kdim * cols), tmp = BufferPool.allocate(count: cout * cols)
+                    defer { BufferPool.release(col, count: kdim * cols); BufferPool.release(tmp, count: cout * cols) }
                     for b in 0..<n {
                         im2col(px.baseAddress! + b * cin * h * w, channels: cin, height: h, width: w, kh: kh, kw: kw, stride: stride,
                                padding: padding, rowStart: 0, rowEnd: oh, outWidth: ow, into: col + b * plane, rowStride: cols)
@@ -48,8 +47,9 @@ extension Kernels {
                 }
                 let pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0 && extraPadEnd == 0
                 let rowsPerTile = max(1, min(oh, budget / max(kdim * ow, 1)))
-                let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kdim * rowsPerTile * ow)
-                defer { col?.deallocate() }
+                let colCount = kdim * rowsPerTile * ow
+                let col = pointwise ? nil : BufferPool.allocate(count: colCount)
+                defer { if let col { BufferPool.release(col, count: colCount) } }
                 for b in 0..<n {
                     let xin = px.baseAddress! + b * cin * h * w
                     let yout = py.baseAddress! + b * cout * plane

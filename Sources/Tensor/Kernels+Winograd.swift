@@ -52,10 +52,9 @@ extension Kernels {
         let coBlock = alpha2 * cout * cin <= 12 << 20 ? cout : max(16, min(cout, (12 << 20) / (alpha2 * cin) / 16 * 16))
         let rowsPerChunk = max(1, min(tileRows, floatBudget / max(1, alpha2 * max(cin, coBlock) * tilesX)))
         let chunkTiles = rowsPerChunk * tilesX
-        let u = UnsafeMutablePointer<Float>.allocate(capacity: alpha2 * coBlock * cin)
-        let v = UnsafeMutablePointer<Float>.allocate(capacity: alpha2 * cin * chunkTiles)
-        let mm = UnsafeMutablePointer<Float>.allocate(capacity: alpha2 * coBlock * chunkTiles)
-        defer { u.deallocate(); v.deallocate(); mm.deallocate() }
+        let (uCount, vCount, mCount) = (alpha2 * coBlock * cin, alpha2 * cin * chunkTiles, alpha2 * coBlock * chunkTiles)
+        let u = BufferPool.allocate(count: uCount), v = BufferPool.allocate(count: vCount), mm = BufferPool.allocate(count: mCount)
+        defer { BufferPool.release(u, count: uCount); BufferPool.release(v, count: vCount); BufferPool.release(mm, count: mCount) }
         var y = Tensor(uninitializedShape: [n, cout, oh, ow])
 
         func transformWeights(_ pw: UnsafePointer<Float>, _ c0: Int, _ c1: Int) {

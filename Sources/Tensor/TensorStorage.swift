@@ -1,4 +1,4 @@
-/// Owns a contiguous, 64-byte aligned buffer of `Float`s.
+/// Owns a contiguous, 64-byte aligned buffer of `Float`s (large ones come from and go back to `BufferPool`).
 ///
 /// Internal to the module: only `Tensor` reaches the buffer, and it writes only through a uniquely
 /// referenced storage (copy-on-write), so a storage two tensors share is never written.
@@ -11,8 +11,7 @@ final class TensorStorage: @unchecked Sendable {
     /// Allocates `count` floats, uninitialised unless `zeroed`.
     init(count: Int, zeroed: Bool = false) {
         precondition(count >= 0, "negative tensor size")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer = BufferPool.allocate(count: count)
         self.count = count
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
@@ -24,5 +23,5 @@ final class TensorStorage: @unchecked Sendable {
         return fresh
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { BufferPool.release(pointer, count: count) }
 }

@@ -100,3 +100,28 @@ struct WinogradTests {
         #expect(KernelPath.allCases.map(\.rawValue) == ["portable", "avx2", "avx512"])
     }
 }
+
+@Suite("Buffer pool")
+struct BufferPoolTests {
+    static func address(_ t: Tensor) -> UInt { t.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress!) } }
+
+    @Test("a large freed buffer is reused for the same size, zeroed tensors from the pool are zero, small ones are not pooled")
+    func reuse() {
+        guard BufferPool.capacityBytes >= 16 << 20 else { return }
+        let count = (3 << 20) + 12_345   // an unusual size (13 MiB), so tests running alongside do not take it
+        // Other tests allocate at the same time and may evict the buffer: reuse must show in one of three tries.
+        var reused = false
+        for _ in 0..<3 where !reused {
+            var first = Tensor(uninitializedShape: [count])
+            first.withUnsafeMutableBufferPointer { b in for i in b.indices { b[i] = 7 } }
+            let old = Self.address(first)
+            first = Tensor(zeros: [1])
+            let zeros = Tensor(zeros: [count])
+            #expect(zeros.withUnsafeBufferPointer { $0.allSatisfy { $0 == 0 } }, "a zeroed tensor is zero, pooled or not")
+            reused = Self.address(zeros) == old
+        }
+        #expect(reused, "the freed 13 MiB buffer was handed out again")
+        let small = Tensor(zeros: [1000])
+        #expect(small.count == 1000 && BufferPool.capacity(for: 1000) == 1000, "small buffers are plain malloc")
+    }
+}
