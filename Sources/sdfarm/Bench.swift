@@ -15,8 +15,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Components to time, comma-separated: text, unet, vae; kernels (each SD 1.5 3×3 convolution shape through im2col, F(2,3) and F(4,3), attention fused and unfused).")
     var components = "text,unet,vae"
 
-    @Option(help: "Repetitions of each (the best is reported).")
-    var repeats = 1
+    @Option(help: "Repetitions of each (the median is reported; at least 3).")
+    var repeats = 3
 
     @Option(help: "A diffusers folder whose weights to use (default: synthetic SD 1.5 weights).")
     var model: String?
@@ -29,16 +29,17 @@ struct Bench: ParsableCommand {
         let latent = size / 8
         var results: [String: Double] = [:]
         func time(_ key: String, _ label: String, _ body: () throws -> Void) rethrows {
-            var best = Double.infinity
-            for _ in 0..<max(1, repeats) {
+            var times: [Double] = []
+            for _ in 0..<max(3, repeats) {
                 let start = Date()
                 try body()
-                best = min(best, Date().timeIntervalSince(start))
+                times.append(Date().timeIntervalSince(start))
             }
-            results[key] = best
-            if !json { print("\(label): \(String(format: "%.3f", best)) s") }
+            times.sort()
+            results[key] = times[times.count / 2]
+            if !json { print("\(label): median \(String(format: "%.3f", times[times.count / 2])) s of \(times.map { String(format: "%.2f", $0) }.joined(separator: ", "))") }
         }
-        if !json { print(BLASRuntime.status) }
+        if !json { print("\(BLASRuntime.status); kernels \(KernelPath.active.rawValue), \(Parallel.threads) threads") }
         func component(_ sub: String, _ file: String) throws -> (Weights, ConfigFile)? {
             guard let model else { return nil }
             let dir = (model as NSString).appendingPathComponent(sub)
@@ -71,7 +72,7 @@ struct Bench: ParsableCommand {
         let rss = Double(peakRSS() ?? 0) / 1e9
         if json {
             let fields = results.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \(String(format: "%.4f", $0.value))" }
-            print("{\"engine\": \"sdfarm\", \"core\": \"\(BLASRuntime.activeCore)\", \(fields.joined(separator: ", ")), \"peak_rss_gb\": \(String(format: "%.3f", rss))}")
+            print("{\"engine\": \"sdfarm\", \"core\": \"\(BLASRuntime.activeCore)\", \"kernels\": \"\(KernelPath.active.rawValue)\", \"repeats\": \(max(3, repeats)), \(fields.joined(separator: ", ")), \"peak_rss_gb\": \(String(format: "%.3f", rss))}")
         } else {
             print("peak RSS: \(String(format: "%.2f", rss)) GB")
         }
