@@ -80,10 +80,20 @@ extension Kernels {
     }
 
     /// Column matrix [cin·kh·kw, (rowEnd−rowStart)·outWidth] for output rows rowStart..<rowEnd.
+    /// Channels are spread over `Parallel.threads`.
     static func im2col(_ x: UnsafePointer<Float>, channels: Int, height h: Int, width w: Int, kh: Int, kw: Int,
                        stride: Int, padding: Int, rowStart: Int, rowEnd: Int, outWidth ow: Int,
                        into col: UnsafeMutablePointer<Float>, rowStride: Int) {
-        for c in 0..<channels {
+        Parallel.forRanges(channels, minimum: max(1, 32_768 / max(kh * kw * (rowEnd - rowStart) * ow, 1))) { range in
+            im2colChannels(x, channels: range, height: h, width: w, kh: kh, kw: kw, stride: stride, padding: padding,
+                           rowStart: rowStart, rowEnd: rowEnd, outWidth: ow, into: col, rowStride: rowStride)
+        }
+    }
+
+    private static func im2colChannels(_ x: UnsafePointer<Float>, channels: Range<Int>, height h: Int, width w: Int, kh: Int, kw: Int,
+                                       stride: Int, padding: Int, rowStart: Int, rowEnd: Int, outWidth ow: Int,
+                                       into col: UnsafeMutablePointer<Float>, rowStride: Int) {
+        for c in channels {
             for i in 0..<kh { for j in 0..<kw {
                 let dstRow = col + ((c * kh + i) * kw + j) * rowStride
                 var idx = 0

@@ -3,17 +3,18 @@ extension Kernels {
     /// dst[cols, rows] = src[rows, cols]ᵀ, cache-blocked.
     public static func transpose(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
         let block = 32
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(r0 + block, rows)
+        let blocks = (rows + block - 1) / block
+        let work = { (b: Int) in
+            let r0 = b * block, r1 = min(r0 + block, rows)
             var c0 = 0
             while c0 < cols {
                 let c1 = min(c0 + block, cols)
                 for r in r0..<r1 { for c in c0..<c1 { dst[c * rows + r] = src[r * cols + c] } }
                 c0 = c1
             }
-            r0 = r1
         }
+        // Blocks of rows write disjoint columns of dst: on every thread when the matrix is large.
+        if rows * cols >= 1 << 16 { Parallel.forEach(blocks, work) } else { for b in 0..<blocks { work(b) } }
     }
 
     /// y = x · Wᵀ + b for x [rows, in], W [out, in] (PyTorch's Linear layout), b [out] or nil.

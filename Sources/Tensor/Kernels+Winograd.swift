@@ -8,7 +8,7 @@ import Foundation
 /// (m+2)² GEMMs [Cout × Cin]·[Cin × tiles] (OpenBLAS, all threads); the input and output transforms are
 /// C kernels (`CKernels`, runtime-dispatched) on every thread, with the bias added in the output transform.
 /// Weights are transformed on the fly per call (cheap next to the GEMMs, and no second copy of the model
-/// stays in memory); tiles and output channels are processed in blocks so no buffer exceeds a few tens of MB.
+/// stays in memory); tiles and output channels are processed in blocks so no scratch buffer exceeds 24 MB.
 extension Kernels {
     /// How a convolution is computed.
     public enum ConvAlgorithm: String, Sendable, CaseIterable {
@@ -48,8 +48,9 @@ extension Kernels {
         let oh = h + 2 * padding - 2, ow = w + 2 * padding - 2
         let tilesY = (oh + m - 1) / m, tilesX = (ow + m - 1) / m
         let tileRows = n * tilesY
-        let floatBudget = 8 << 20   // 32 MB per buffer
-        let coBlock = alpha2 * cout * cin <= 12 << 20 ? cout : max(16, min(cout, (12 << 20) / (alpha2 * cin) / 16 * 16))
+        let floatBudget = 4 << 20   // 16 MB for the transformed inputs and for the products
+        let weightBudget = 6 << 20  // 24 MB of transformed weights
+        let coBlock = alpha2 * cout * cin <= weightBudget ? cout : max(16, min(cout, weightBudget / (alpha2 * cin) / 16 * 16))
         let rowsPerChunk = max(1, min(tileRows, floatBudget / max(1, alpha2 * max(cin, coBlock) * tilesX)))
         let chunkTiles = rowsPerChunk * tilesX
         let (uCount, vCount, mCount) = (alpha2 * coBlock * cin, alpha2 * cin * chunkTiles, alpha2 * coBlock * chunkTiles)
