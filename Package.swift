@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),
         // The deployment files (container image, compose, Kubernetes, systemd) checked with the real tools.
-        .testTarget(name: "DeployTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "DeployTests", dependencies: ["Farm", "TestSupport", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 
