@@ -19,6 +19,7 @@ public final class SystemdNotifier: WorkerObserver, @unchecked Sendable {
     /// How long systemd is asked to wait, each time, while a job finishes on stop (seconds).
     public let stopExtension: Double
     private let lastStatus = NSLockedState("")
+    private let lastExtension = NSLockedState(ContinuousClock.now - .seconds(3600))
     private let stopped = NSLockedState(false)
 
     /// A notifier for the service manager named by `NOTIFY_SOCKET`, nil when there is none.
@@ -65,13 +66,14 @@ public final class SystemdNotifier: WorkerObserver, @unchecked Sendable {
 
     deinit { close(fd) }
 
-    /// Sends one notification (`KEY=VALUE` lines). Failures are ignored, as sd_notify's callers do.
+    /// Sends one notification (`KEY=VALUE` lines) without ever blocking the worker (a manager that does not read its
+    /// socket loses notifications, it never stalls a render). Failures are ignored, as sd_notify's callers do.
     public func send(_ message: String) {
         var addr = address
         let bytes = Array(message.utf8)
         _ = withUnsafePointer(to: &addr) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), sa, addressLength) }
+                bytes.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT), sa, addressLength) }
             }
         }
     }
@@ -126,8 +128,14 @@ public final class SystemdNotifier: WorkerObserver, @unchecked Sendable {
     }
 
     /// Asks systemd for `stopExtension` more seconds before it sends SIGKILL (`EXTEND_TIMEOUT_USEC`); each step of the
-    /// last job renews it, so a job that progresses is never killed and one that hangs is.
+    /// last job renews it (at most once a second), so a job that progresses is never killed and one that hangs is.
     private func extendStop() {
+        let due = lastExtension.write { last -> Bool in
+            guard ContinuousClock.now - last >= .seconds(1) else { return false }
+            last = .now
+            return true
+        }
+        guard due else { return }
         send("EXTEND_TIMEOUT_USEC=\(UInt64(stopExtension * 1_000_000))")
     }
 }

@@ -84,7 +84,9 @@ struct ManifestTests {
         }
         let scaled = try #require(keda.first { $0.contains("kind: ScaledObject") })
         #expect(scaled.contains("name: sdfarm-worker-sd15\n") && scaled.contains("type: postgresql"))
-        let queryLine = try #require(scaled.split(separator: "\n").first { $0.contains("query: ") && !$0.contains("targetQueryValue") })
+        // The query as committed (kustomize may fold the long line when it renders).
+        let committed = try String(contentsOf: DeployTools.deploy.appendingPathComponent("k8s/keda-scaledobject.yaml"), encoding: .utf8)
+        let queryLine = try #require(committed.split(separator: "\n").first { $0.contains(" query: ") })
         var query = String(queryLine.split(separator: "query: ", maxSplits: 1)[1])
         if query.hasPrefix("\"") || query.hasPrefix("'") { query = String(query.dropFirst().dropLast()) }
         query = query.replacingOccurrences(of: "''", with: "'")

@@ -106,12 +106,15 @@ struct WorkerServiceTests {
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var messages: [String] = []
-        func drain() {
+        /// Reads datagrams until none comes for 100 ms or one satisfies `until`.
+        func drain(until: (String) -> Bool = { _ in false }) {
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
                 let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if n <= 0 { return }
-                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+                let message = String(decoding: buffer[0..<n], as: UTF8.self)
+                messages.append(message)
+                if until(message) { return }
             }
         }
 
@@ -121,9 +124,13 @@ struct WorkerServiceTests {
                                                environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "300000"])
         defer { worker.stop() }
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !messages.contains(where: { $0.contains("step 1") && $0.contains("job \(id)") }) { drain() }
+        let midJob = { (m: String) in m.contains("job \(id) attempt 1: step 5/") }
+        while Date() < deadline, !messages.contains(where: midJob) { drain(until: midJob) }
         worker.signal(SIGTERM)
-        #expect(worker.wait(timeout: 30) == 0, "\(worker.logText)")
+        // Keep reading while it finishes, as systemd does.
+        let stopDeadline = Date().addingTimeInterval(30)
+        while worker.process.isRunning, Date() < stopDeadline { drain() }
+        #expect(worker.wait(timeout: 1) == 0, "\(worker.logText)")
         drain()
 
         let ready = try #require(messages.firstIndex { $0.contains("READY=1") }, "no READY=1 in \(messages)")
