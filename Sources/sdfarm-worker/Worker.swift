@@ -99,15 +99,8 @@ struct WorkerCommand: ParsableCommand {
         let worker = Worker(configuration: .init(storage: storageRoot, databaseURL: database, name: name ?? Worker.Configuration.defaultName,
                                                  models: served, modelRoots: roots, lease: lease, maxJobs: maxJobs, exitWhenIdle: exitWhenIdle),
                             renderer: jobRenderer, logger: logger, observers: service.observers)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { worker.requestStop() }
-            source.resume()
-            sources.append(source)
-        }
-        defer { sources.forEach { $0.cancel() }; service.stop() }
+        let signals = StopSignals { worker.requestStop() }
+        defer { signals.cancel(); service.stop() }
         try worker.run()
     }
 

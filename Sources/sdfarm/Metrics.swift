@@ -35,16 +35,9 @@ struct Metrics: ParsableCommand {
         } catch { throw ValidationError("--listen \(error)") }
         FileHandle.standardError.write(Data("sdfarm metrics: serving http://\(endpoint.address)/metrics\n".utf8))
         let done = DispatchSemaphore(value: 0)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { done.signal() }
-            source.resume()
-            sources.append(source)
-        }
+        let signals = StopSignals { done.signal() }
         done.wait()
         endpoint.stop()
-        sources.forEach { $0.cancel() }
+        signals.cancel()
     }
 }
