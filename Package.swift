@@ -15,6 +15,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The Prometheus text format and its collector registry (counters, gauges, histograms); brings swift-atomics
+        // and swift-metrics' CoreMetrics, nothing more.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C shims: system libraries found through pkg-config, installed by scripts/setup.
@@ -48,15 +51,22 @@ let package = Package(
             "Farm", "Diffusion", "RenderFormat", "Imaging",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Running as a service: Prometheus metrics and health endpoints (a small HTTP listener), the systemd
+        // notification protocol and watchdog, the database password from a file or credential. Knows nothing of tensors.
+        .target(name: "FarmService", dependencies: [
+            "Farm",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         // Thin executables.
         .executableTarget(name: "sdfarm", dependencies: [
-            "Diffusion", "Farm", "FarmDiffusion", "Imaging", "RenderFormat", "Tensor",
+            "Diffusion", "Farm", "FarmDiffusion", "FarmService", "Imaging", "RenderFormat", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "sdfarm-worker", dependencies: [
-            "Farm", "FarmDiffusion", "RenderFormat",
+            "Farm", "FarmDiffusion", "FarmService", "RenderFormat",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -67,10 +77,12 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Basics", "TestSupport"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Tensor", "Imaging", "RenderFormat", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "FarmTests", dependencies: ["Farm", "Imaging", "Diffusion", "RenderFormat", "Basics", "TestSupport"]),
+        .testTarget(name: "FarmTests", dependencies: ["Farm", "FarmService", "Imaging", "Diffusion", "RenderFormat", "Basics", "TestSupport"]),
         .testTarget(name: "FarmDiffusionTests", dependencies: ["FarmDiffusion", "Farm", "Diffusion", "RenderFormat", "Imaging", "TestSupport"]),
         .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),
+        // The deployment files (container image, compose, Kubernetes, systemd) checked with the real tools.
+        .testTarget(name: "DeployTests", dependencies: ["Farm", "TestSupport", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 

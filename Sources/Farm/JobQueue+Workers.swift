@@ -74,7 +74,7 @@ extension JobQueue {
             return WorkerRecord(name: r.value(i, "name") ?? "", host: r.value(i, "host") ?? "", pid: r.value(i, "pid").flatMap(Int.init) ?? 0,
                                 models: models, startedAt: r.value(i, "started_at") ?? "", lastHeartbeatAt: r.value(i, "last_heartbeat_at") ?? "",
                                 secondsSinceHeartbeat: since, currentJob: r.value(i, "current_job").flatMap(Int64.init),
-                                stopped: stopped, alive: !stopped && since < 30, healthy: r.value(i, "health") != "unhealthy",
+                                stopped: stopped, alive: !stopped && since < Self.aliveWithin, healthy: r.value(i, "health") != "unhealthy",
                                 healthReason: r.value(i, "health_reason"))
         }
     }

@@ -70,11 +70,15 @@ public final class Worker: @unchecked Sendable {
     public let configuration: Configuration
     let renderer: any JobRenderer
     let logger: Logger
+    /// Metrics, health and the service manager hear of the worker's life through these (`WorkerObserver`).
+    let observers: [any WorkerObserver]
     private let stopRequests = Mutex(0)
+    private let busy = Mutex(false)
 
-    public init(configuration: Configuration, renderer: any JobRenderer, logger: Logger) {
+    public init(configuration: Configuration, renderer: any JobRenderer, logger: Logger, observers: [any WorkerObserver] = []) {
         self.configuration = configuration
         self.renderer = renderer
+        self.observers = observers
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.name)"
         self.logger = logger
@@ -84,6 +88,8 @@ public final class Worker: @unchecked Sendable {
     /// second also releases the current job at its next step. Safe from any thread (signal handlers).
     public func requestStop() {
         let n = stopRequests.withLock { n in n += 1; return n }
+        let rendering = busy.withLock { $0 }
+        observers.forEach { $0.stopRequested(count: n, busy: rendering) }
         logger.notice(n == 1 ? "stop requested: finishing the current job, claiming no more" : "second stop request: releasing the current job")
     }
 
@@ -102,6 +108,7 @@ public final class Worker: @unchecked Sendable {
         try session.run("register") {
             try $0.registerWorker(name: config.name, host: ProcessInfo.processInfo.hostName, pid: getpid(), models: config.models ?? [])
         }
+        observers.forEach { $0.workerReady(name: config.name) }
         logger.info("worker started", metadata: ["storage": "\(config.storage)", "models": "\(config.models?.joined(separator: ",") ?? "any")",
                                                  "lease_s": "\(config.lease)"])
         var summary = Summary()
@@ -140,6 +147,7 @@ public final class Worker: @unchecked Sendable {
             }
         }
         _ = try? session.run("stop") { try $0.workerStopped(name: config.name) }
+        observers.forEach { $0.workerStopped() }
         logger.info("worker stopped", metadata: ["succeeded": "\(summary.succeeded)", "failed": "\(summary.failed)",
                                                  "cancelled": "\(summary.cancelled)", "lost": "\(summary.lost)", "released": "\(summary.released)",
                                                  "released_by_fault": "\(summary.releasedByFault)"])
@@ -197,11 +205,13 @@ public final class Worker: @unchecked Sendable {
             return true
         }
         // Something due that the claim did not get (another worker holds its row lock): look again shortly.
+        observers.forEach { $0.workerIdle() }
         var remaining = min(config.pollInterval, max(0.2, (next ?? config.pollInterval) + 0.05))
         while remaining > 0, !stopRequested {
             let slice = min(remaining, 0.5)
             let notes = try session.run("listen") { try $0.db.waitForNotifications(timeout: slice) }
             if !notes.isEmpty { return false }
+            observers.forEach { $0.workerIdle() }
             remaining -= slice
         }
         return false
@@ -292,6 +302,17 @@ public final class Worker: @unchecked Sendable {
         let started = Date()
         let signals = JobSignals()
         signals.progress(0, job.parameters.steps)
+        let observers = self.observers
+        if !observers.isEmpty {
+            let wait = try? session.run("queue wait") { try $0.queueWait(of: job) }
+            observers.forEach { $0.jobStarted(job, queueWait: wait) }
+        }
+        busy.withLock { $0 = true }
+        defer { busy.withLock { $0 = false } }
+        func ended(_ outcome: AttemptOutcome) {
+            let seconds = -started.timeIntervalSinceNow
+            observers.forEach { $0.jobFinished(job, outcome: outcome, seconds: seconds) }
+        }
 
         // Heartbeats on their own thread and connection, so a long step never lets the lease lapse.
         let interval = max(0.05, config.lease / 3)
@@ -308,7 +329,10 @@ public final class Worker: @unchecked Sendable {
                     return s
                 }) {
                     signals.heard(status)
-                    if status == .lost { break }
+                    if status == .lost {
+                        observers.forEach { $0.leaseLost(job) }
+                        break
+                    }
                 }
             }
         }
@@ -321,6 +345,7 @@ public final class Worker: @unchecked Sendable {
         do {
             png = try renderer.render(job.parameters) { step, total in
                 signals.progress(step, total)
+                observers.forEach { $0.jobProgress(job, step: step, total: total) }
                 if step == total || step % 10 == 0 { log.debug("step", metadata: ["step": "\(step)", "total": "\(total)"]) }
                 if signals.leaseLost { stoppedBecause = .leaseLost }
                 else if signals.cancelRequested { stoppedBecause = .cancelled }
@@ -347,6 +372,7 @@ public final class Worker: @unchecked Sendable {
             if let png {
                 if signals.leaseLost {
                     summary.lost += 1
+                    ended(.lost)
                     log.warning("job result discarded: lease lost while rendering", metadata: timings())
                     return nil
                 }
@@ -365,10 +391,12 @@ public final class Worker: @unchecked Sendable {
                 let accepted = try session.run("complete") { try $0.complete(job, outputPath: path) }
                 if accepted {
                     summary.succeeded += 1
+                    ended(.succeeded)
                     log.info("job succeeded", metadata: timings(["output": "\(path)"]))
                     Self.removeAttemptFiles(of: job, storage: config.storage, keeping: path)
                 } else {
                     summary.lost += 1
+                    ended(.lost)
                     unlink(path)
                     log.warning("job result refused: the lease was lost or the job was cancelled; this attempt's file is removed", metadata: timings())
                 }
@@ -381,13 +409,16 @@ public final class Worker: @unchecked Sendable {
                 case .cancelled:
                     _ = try session.run("cancel") { try $0.finishCancelled(job) }
                     summary.cancelled += 1
+                    ended(.cancelled)
                     log.info("job cancelled at step \(signals.progress.0)", metadata: timings())
                 case .released:
                     _ = try session.run("release") { try $0.release(job, reason: "worker shutting down") }
                     summary.released += 1
+                    ended(.released)
                     log.info("job released: worker shutting down", metadata: timings())
                 case .leaseLost, .leaseLapsed, nil:
                     summary.lost += 1
+                    ended(.lost)
                     log.warning("job abandoned: \(stoppedBecause.map(String.init(describing:)) ?? "the renderer stopped")", metadata: timings())
                 }
                 return nil
@@ -395,21 +426,25 @@ public final class Worker: @unchecked Sendable {
             let retryable = !(renderError is PermanentRenderError)
             let accepted = try session.run("fail") { try $0.fail(job, error: "\(renderError)", retryable: retryable) }
             summary.failed += 1
+            ended(.failed)
             log.error("job failed", metadata: timings(["error": "\(renderError)", "retryable": "\(retryable)", "recorded": "\(accepted)"]))
             return nil
         } catch let fault as WorkerFault {
             // This host's problem, not the job's: give it back untouched for another worker.
             let released = (try? session.run("release") { try $0.release(job, reason: fault.reason, workerFault: true) }) ?? false
             summary.releasedByFault += 1
+            observers.forEach { $0.jobGivenBack(job, reason: fault.reason) }
             log.error("job given back: this host cannot render it", metadata: timings(["reason": "\(fault.reason)", "recorded": "\(released)"]))
             return fault
         } catch {
             // Storage errors are the job's failure; connection errors here mean we are shutting down hard.
             if let pg = error as? PostgresError, pg.isConnectionLoss, giveUpOnHardStop() {
                 log.warning("could not record the job's outcome before exiting; its lease will expire and it will be rescued", metadata: timings())
+                ended(.lost)
                 return nil
             }
             summary.failed += 1
+            ended(.failed)
             let recorded = (try? session.run("fail") { try $0.fail(job, error: "\(error)", retryable: true) }) ?? false
             log.error("job failed", metadata: timings(["error": "\(error)", "recorded": "\(recorded)"]))
             return nil

@@ -16,6 +16,8 @@ public final class DiffusionJobRenderer: JobRenderer {
     /// The shared storage root that init-image content addresses start from.
     public let storage: String
     let logger: Logger
+    /// Told the model path and seconds after each model load (the worker's `sdfarm_model_load_seconds`).
+    public var onModelLoad: ((String, Double) -> Void)?
 
     public init(storage: String, maxLoadedModels: Int = 1, logger: Logger) {
         self.storage = storage
@@ -36,8 +38,11 @@ public final class DiffusionJobRenderer: JobRenderer {
             order.removeFirst()
         }
         let model: StableDiffusionModel
+        let loadStarted = ContinuousClock.now
         do {
             model = try StableDiffusionModel.load(path: path, logger: logger)
+            let took = ContinuousClock.now - loadStarted
+            onModelLoad?(path, Double(took.components.seconds) + Double(took.components.attoseconds) * 1e-18)
         } catch {
             // Submission checked the model's files where it was submitted: a file missing here is this host's fault.
             if !FileManager.default.fileExists(atPath: path) || (error as? ModelError)?.code == .missingFile {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Farm
 import FarmDiffusion
+import FarmService
 import Foundation
 import Logging
 import RenderFormat
@@ -13,7 +14,10 @@ struct WorkerCommand: ParsableCommand {
         abstract: "Claim render jobs from the PostgreSQL queue and run them.",
         discussion: """
             Connects with --database, else DATABASE_URL, else libpq's PG* variables. SIGTERM/SIGINT: stop claiming and \
-            finish the current job; a second signal releases it back to the queue. Log level: SDFARM_LOG_LEVEL (default info).
+            finish the current job; a second signal releases it back to the queue. Log level: SDFARM_LOG_LEVEL (default info). \
+            Database password: in DATABASE_URL, ~/.pgpass, a file named by SDFARM_DATABASE_PASSWORD_FILE, or the systemd \
+            credential database-password; never on the command line. Under systemd (NOTIFY_SOCKET set) it sends READY, \
+            STATUS, WATCHDOG and EXTEND_TIMEOUT notifications.
             """)
 
     @Option(help: "Shared storage root; outputs go to STORAGE/<batch>/<job>.png.")
@@ -43,7 +47,14 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Renderer: 'diffusion' (Stable Diffusion) or 'test-pattern[:MS_PER_STEP]' (a stand-in for tests and benchmarks).")
     var renderer = "diffusion"
 
+    @Option(help: "Serve Prometheus metrics at http://HOST:PORT/metrics, and /readyz and /livez (e.g. 0.0.0.0:9464).")
+    var metrics: String?
+
+    @Option(help: "Seconds without progress (a step, a claim, an idle wait) after which /livez fails and the systemd watchdog stops.")
+    var stallTimeout: Double = 300
+
     func validate() throws {
+        guard stallTimeout.isFinite, stallTimeout >= 1 else { throw ValidationError("--stall-timeout \(stallTimeout): give at least 1 second") }
         guard lease.isFinite, (0.5...3600).contains(lease) else { throw ValidationError("--lease \(lease): give 0.5 to 3600 seconds") }
         if let maxJobs, maxJobs < 1 { throw ValidationError("--max-jobs \(maxJobs): give at least 1") }
         if storage.isEmpty { throw ValidationError("--storage: the storage directory is empty") }
@@ -74,7 +85,9 @@ struct WorkerCommand: ParsableCommand {
         if renderer == "diffusion", models == nil, roots == nil {
             throw ValidationError("--renderer diffusion needs --models PATHS or --models-root DIR: the worker loads only the models it is given")
         }
-        let jobRenderer = try makeRenderer(renderer, storage: storageRoot)
+        do { try DatabasePassword.load() } catch { throw ValidationError("\(error)") }
+        let service = try ServiceHooks(metrics: metrics, stallAfter: stallTimeout, logger: logger)
+        let jobRenderer = try makeRenderer(renderer, storage: storageRoot, service: service)
         var served: [String]?
         if let models {
             do {
@@ -85,20 +98,13 @@ struct WorkerCommand: ParsableCommand {
         }
         let worker = Worker(configuration: .init(storage: storageRoot, databaseURL: database, name: name ?? Worker.Configuration.defaultName,
                                                  models: served, modelRoots: roots, lease: lease, maxJobs: maxJobs, exitWhenIdle: exitWhenIdle),
-                            renderer: jobRenderer, logger: logger)
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { worker.requestStop() }
-            source.resume()
-            sources.append(source)
-        }
-        defer { sources.forEach { $0.cancel() } }
+                            renderer: jobRenderer, logger: logger, observers: service.observers)
+        let signals = StopSignals { worker.requestStop() }
+        defer { signals.cancel(); service.stop() }
         try worker.run()
     }
 
-    private func makeRenderer(_ spec: String, storage: String) throws -> any JobRenderer {
+    private func makeRenderer(_ spec: String, storage: String, service: ServiceHooks) throws -> any JobRenderer {
         if spec == "test-pattern" || spec.hasPrefix("test-pattern:") {
             let ms = spec.split(separator: ":").dropFirst().first.map(String.init) ?? "0"
             guard let value = Double(ms), value >= 0, value.isFinite else {
@@ -107,8 +113,52 @@ struct WorkerCommand: ParsableCommand {
             return TestPatternRenderer(secondsPerStep: value / 1000)
         }
         if spec == "diffusion" {
-            return DiffusionJobRenderer(storage: storage, logger: Logger(label: "sdfarm-worker.render"))
+            let renderer = DiffusionJobRenderer(storage: storage, logger: Logger(label: "sdfarm-worker.render"))
+            renderer.onModelLoad = { model, seconds in service.metrics?.modelLoaded(model, seconds: seconds) }
+            return renderer
         }
         throw ValidationError("--renderer \(spec): unknown renderer; use 'diffusion' or 'test-pattern[:MS_PER_STEP]'")
     }
+}
+
+/// The service side of one worker process: health, the Prometheus listener (with `--metrics`) and the systemd notifier
+/// (when started with `NOTIFY_SOCKET`), each a `WorkerObserver`.
+struct ServiceHooks {
+    let health: WorkerHealth
+    let metrics: WorkerMetrics?
+    let endpoint: HTTPEndpoint?
+    let notifier: SystemdNotifier?
+
+    init(metrics listen: String?, stallAfter: Double, logger: Logger) throws {
+        let health = WorkerHealth(stallAfter: stallAfter)
+        self.health = health
+        if let listen {
+            let metrics = WorkerMetrics()
+            do {
+                endpoint = try HTTPEndpoint(listen: listen) { path in
+                    switch path {
+                    case "/metrics": .init(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+                    case "/readyz": health.isReady ? .text(200, "ready\n") : .text(503, "not ready\n")
+                    case "/livez": health.isAlive ? .text(200, "alive\n") : .text(503, "stalled: no progress for \(Int(stallAfter)) s\n")
+                    default: .text(404, "not found; try /metrics, /readyz or /livez\n")
+                    }
+                }
+            } catch { throw ValidationError("--metrics \(error)") }
+            self.metrics = metrics
+            logger.info("serving metrics", metadata: ["address": "\(endpoint?.address ?? listen)"])
+        } else {
+            metrics = nil
+            endpoint = nil
+        }
+        do { notifier = try SystemdNotifier.make(health: health) } catch { throw ValidationError("\(error)") }
+    }
+
+    var observers: [any WorkerObserver] {
+        var list: [any WorkerObserver] = [health]  // first: the notifier reads the health the others update
+        if let metrics { list.append(metrics) }
+        if let notifier { list.append(notifier) }
+        return list
+    }
+
+    func stop() { endpoint?.stop() }
 }

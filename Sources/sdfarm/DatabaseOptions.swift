@@ -1,5 +1,6 @@
 import ArgumentParser
 import Farm
+import FarmService
 import Foundation
 
 /// `--database URL`, shared by every command that talks to the queue.
@@ -10,6 +11,7 @@ struct DatabaseOptions: ParsableArguments {
     /// A queue on a fresh connection.
     func queue() throws -> JobQueue {
         warnAboutPassword(database, flag: "--database")
+        do { try DatabasePassword.load() } catch { throw ValidationError("\(error)") }
         let db = try PostgresConnection(url: PostgresConnection.withNetworkTimeouts(database))
         return JobQueue(db, logger: CLILogging.quiet)
     }
