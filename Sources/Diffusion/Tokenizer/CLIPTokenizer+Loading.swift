@@ -35,8 +35,9 @@ extension CLIPTokenizer {
             var added = [AddedToken("<|startoftext|>", normalized: true), AddedToken("<|endoftext|>", normalized: true)]
             added += specials.map(\.token)
             if padToken == nil { added.append(AddedToken(pad, normalized: false)) }
+            // transformers 5 builds the same pre-tokeniser as CLIP's tokenizer.json (the pattern with the special texts).
             return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: pad, addedTokens: added,
-                                     patternKeepsSpecialTexts: false, origin: folder.path)
+                                     patternKeepsSpecialTexts: true, origin: folder.path)
         }
         let url = folder.appendingPathComponent("tokenizer.json")
         guard let root = try readJSON(url) as? [String: Any], let model = root["model"] as? [String: Any] else {
