@@ -26,6 +26,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
     public var strengths: [Double]?
     /// Prompt interpolation from each prompt to `interpolation.target`.
     public var interpolation: Interpolation?
+    /// How every job's prompts are tokenized (nil: `PromptSyntax.default`).
+    public var promptSyntax: PromptSyntax?
 
     /// An init image copied into shared storage at its content address.
     public struct InitImageRef: Sendable, Codable, Equatable {
@@ -61,7 +63,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
     public init(model: String, prompts: [String], negativePrompt: String = "", seeds: [UInt64] = [0],
                 cfgScales: [Double] = [7.5], steps: [Int] = [20], samplers: [SamplerKind] = [.ddim],
                 sizes: [Size] = [Size(width: 512, height: 512)], priority: Int = 0, maxAttempts: Int = 3, name: String = "",
-                initImage: InitImageRef? = nil, strengths: [Double]? = nil, interpolation: Interpolation? = nil) {
+                initImage: InitImageRef? = nil, strengths: [Double]? = nil, interpolation: Interpolation? = nil,
+                promptSyntax: PromptSyntax? = nil) {
         self.model = model
         self.prompts = prompts
         self.negativePrompt = negativePrompt
@@ -76,6 +79,7 @@ public struct GridSpec: Sendable, Codable, Equatable {
         self.initImage = initImage
         self.strengths = strengths
         self.interpolation = interpolation
+        self.promptSyntax = promptSyntax
     }
 
     enum CodingKeys: String, CodingKey {
@@ -84,6 +88,7 @@ public struct GridSpec: Sendable, Codable, Equatable {
         case negativePrompt = "negative_prompt"
         case cfgScales = "cfg_scales"
         case maxAttempts = "max_attempts"
+        case promptSyntax = "prompt_syntax"
     }
 
     /// The number of jobs the grid expands to, or nil when it does not fit in an `Int`.
@@ -135,7 +140,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
                                 for kind in variants {
                                     out.append(RenderParameters(kind: kind, model: model, prompt: prompt, negativePrompt: negativePrompt,
                                                                 seed: seed, steps: n, sampler: sampler, cfgScale: cfg,
-                                                                width: size.width, height: size.height))
+                                                                width: size.width, height: size.height,
+                                                                promptSyntax: promptSyntax ?? .default))
                                 }
                             }
                         }

@@ -14,9 +14,12 @@ public struct RenderParameters: Sendable, Hashable {
     public var cfgScale: Double
     public var width: Int
     public var height: Int
+    /// How the prompts are tokenized; stored as `extra.prompt_syntax` (absent: diffusers).
+    public var promptSyntax: PromptSyntax
 
     public init(kind: JobKind = .txt2img, model: String, prompt: String, negativePrompt: String = "", seed: UInt64,
-                steps: Int, sampler: SamplerKind, cfgScale: Double, width: Int, height: Int) {
+                steps: Int, sampler: SamplerKind, cfgScale: Double, width: Int, height: Int,
+                promptSyntax: PromptSyntax = .default) {
         self.kind = kind
         self.model = model
         self.prompt = prompt
@@ -27,6 +30,7 @@ public struct RenderParameters: Sendable, Hashable {
         self.cfgScale = cfgScale
         self.width = width
         self.height = height
+        self.promptSyntax = promptSyntax
     }
 
     /// `512x768`.

@@ -1,4 +1,5 @@
 import Diffusion
+import RenderFormat
 public import Farm
 
 /// Submit-time checks that need the model: its configs (or single-file header) must be readable and every
@@ -12,5 +13,11 @@ public enum ModelChecks {
         let summary = try ModelSummary.inspect(path: job.model)
         // The init image's own size was checked when it was stored; its strength is checked by the job's validate().
         try RenderRequest(job: job, initImage: nil).validate(vaeFactor: summary.vaeFactor)
+        if job.promptSyntax == .a1111 {
+            // A weight A1111 cannot read fails here, not on a worker.
+            var texts: [(String, RenderInput)] = [(job.prompt, .prompt), (job.negativePrompt, .negativePrompt)]
+            if case .interpolation(let frame) = job.kind { texts.append((frame.target, .interpolate)) }
+            for (text, input) in texts { _ = try A1111PromptParser.parse(text, as: input) }
+        }
     }
 }

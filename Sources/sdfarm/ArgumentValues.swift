@@ -40,6 +40,7 @@ extension RenderInput {
         case .priority: "--priority"
         case .maxAttempts: "--max-attempts"
         case .name: "--name"
+        case .promptSyntax: "--prompt-syntax"
         }
     }
 }

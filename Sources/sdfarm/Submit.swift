@@ -60,6 +60,9 @@ struct Submit: ParsableCommand {
     @Flag(help: "Prompt interpolation: linear instead of spherical.")
     var lerp = false
 
+    @Option(help: "Prompt syntax: diffusers (plain text, 77 tokens; the default) or a1111 ((emphasis:1.2), [less], BREAK, any length in 75-token chunks).")
+    var promptSyntax: String = PromptSyntax.default.rawValue
+
     @Option(help: "Higher runs first.")
     var priority = 0
 
@@ -113,7 +116,8 @@ struct Submit: ParsableCommand {
                             seeds: try GridParsing.seeds(seeds), cfgScales: try GridParsing.cfgScales(cfgScale),
                             steps: try GridParsing.steps(steps), samplers: try GridParsing.samplers(sampler),
                             sizes: sizes, priority: priority, maxAttempts: maxAttempts, name: name,
-                            initImage: picture?.reference, strengths: picture == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation)
+                            initImage: picture?.reference, strengths: picture == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation,
+                            promptSyntax: try withFlagNames { try PromptSyntax(name: promptSyntax) })
         let checked = try JobQueue.check(spec, validate: ModelChecks.validate)
         if let picture { try InitImageStore.store(picture, storage: root) }
         let submission = try db.queue().submit(checked)

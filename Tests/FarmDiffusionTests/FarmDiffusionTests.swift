@@ -34,6 +34,9 @@ struct FarmDiffusionTests {
         let img2img = RenderRequest(job: Self.job(.img2img(input, strength: 0.5)), initImage: picture)
         #expect(img2img.initImage == InitImage(image: picture, strength: 0.5))
         #expect(img2img.interpolation == nil)
+        var a1111 = Self.job()
+        a1111.promptSyntax = .a1111
+        #expect(RenderRequest(job: a1111, initImage: nil).promptSyntax == .a1111 && plain.promptSyntax == .diffusers)
     }
 
     @Test("submit-time model checks read the model's config and name the input that does not fit it")
@@ -45,6 +48,12 @@ struct FarmDiffusionTests {
         var missing = Self.job()
         missing.model = "/nonexistent/model"
         #expect(throws: ModelError.self) { try ModelChecks.validate(missing) }
+        var badWeight = Self.job()
+        badWeight.promptSyntax = .a1111
+        badWeight.negativePrompt = "(blurry:1..2)"
+        #expect { try ModelChecks.validate(badWeight) } throws: { ($0 as? RenderFormatError)?.input == .negativePrompt }
+        badWeight.promptSyntax = .diffusers
+        try ModelChecks.validate(badWeight)
     }
 
     @Test("the worker's renderer gives exactly the engine's PNG for the mapped request, and reports progress")

@@ -29,6 +29,8 @@ extension FarmIntegrationTests {
             (["submit", "--database", db.url, "--model", db.dir.appendingPathComponent("m.ckpt").path, "--prompt", "x"], ".ckpt"),
             (base, "--prompt"),
             (base + ["--prompt", "x", "--max-attempts", "0"], "--max-attempts"),
+            (base + ["--prompt", "x", "--prompt-syntax", "compel"], "--prompt-syntax 'compel' is unknown"),
+            (base + ["--prompt", "a (cat:1.2.3)", "--prompt-syntax", "a1111"], "'1.2.3'"),
         ]
         for (args, mention) in cases {
             let r = try Harness.run("sdfarm", args)

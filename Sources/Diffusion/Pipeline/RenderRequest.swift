@@ -17,10 +17,12 @@ public struct RenderRequest: Sendable, Equatable {
     public var initImage: InitImage?
     /// Prompt interpolation: the conditioning moves from `prompt` towards `interpolation.target`.
     public var interpolation: PromptInterpolation?
+    /// How the prompts are tokenized (diffusers' plain 77 tokens, or A1111's syntax and chunks).
+    public var promptSyntax: PromptSyntax
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64, steps: Int, sampler: SamplerKind,
                 cfgScale: Float, width: Int, height: Int, initImage: InitImage? = nil,
-                interpolation: PromptInterpolation? = nil) {
+                interpolation: PromptInterpolation? = nil, promptSyntax: PromptSyntax = .default) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -31,6 +33,7 @@ public struct RenderRequest: Sendable, Equatable {
         self.height = height
         self.initImage = initImage
         self.interpolation = interpolation
+        self.promptSyntax = promptSyntax
     }
 
     /// Checks the parameters against a model's constraints, through the limits every layer shares.

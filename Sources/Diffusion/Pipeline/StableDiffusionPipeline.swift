@@ -34,30 +34,77 @@ public final class StableDiffusionPipeline: Sendable {
         self.embeddingCacheSize = embeddingCacheSize
     }
 
-    /// The text encoder's `last_hidden_state` for `text`, [1, 77, D], cached by text.
-    public func encode(_ text: String) throws -> Tensor {
-        if let hit = embeddingCache.withLock({ $0.embeddings[text] }) { return hit }
-        let tokens = model.tokenizer.tokenize(text, maxLength: model.textEncoder.config.maxPositions)
-        if tokens.truncatedTokens > 0 {
-            logger.warning("prompt is longer than the text encoder's \(model.textEncoder.config.maxPositions) tokens; the end was dropped",
-                           metadata: ["dropped.tokens": "\(tokens.truncatedTokens)", "prompt": "\(text.prefix(80))"])
+    /// The conditioning for `text`, cached by text and syntax: with `.diffusers` the text encoder's
+    /// `last_hidden_state` [1, 77, D] of the text truncated to 77 tokens; with `.a1111` the A1111 chunks
+    /// ([1, 77·k, D], see `encodeA1111`).
+    /// - Throws: `RenderFormatError` for an A1111 weight that is not a number.
+    public func encode(_ text: String, syntax: PromptSyntax = .diffusers) throws -> Tensor {
+        let key = syntax == .diffusers ? text : "\(syntax.rawValue)\u{0}\(text)"
+        if let hit = embeddingCache.withLock({ $0.embeddings[key] }) { return hit }
+        let embedding: Tensor
+        switch syntax {
+        case .diffusers:
+            let tokens = model.tokenizer.tokenize(text, maxLength: model.textEncoder.config.maxPositions)
+            if tokens.truncatedTokens > 0 {
+                logger.warning("prompt is longer than the text encoder's \(model.textEncoder.config.maxPositions) tokens; the end was dropped",
+                               metadata: ["dropped.tokens": "\(tokens.truncatedTokens)", "prompt": "\(text.prefix(80))"])
+            }
+            embedding = try model.textEncoder([tokens.ids])
+        case .a1111:
+            embedding = try encodeA1111(PromptChunks(try A1111PromptParser.parse(text), tokenizer: model.tokenizer,
+                                                     chunkLength: model.textEncoder.config.maxPositions - 2))
         }
-        let embedding = try model.textEncoder([tokens.ids])
         let limit = embeddingCacheSize
         embeddingCache.withLock { cache in
-            cache.embeddings[text] = embedding
-            cache.order.append(text)
+            cache.embeddings[key] = embedding
+            cache.order.append(key)
             if cache.order.count > limit { cache.embeddings[cache.order.removeFirst()] = nil }
         }
         return embedding
     }
 
+    /// A1111's conditioning for prompt chunks: each chunk encoded on its own, its hidden states multiplied by
+    /// the token weights and rescaled so their mean is the unweighted mean (emphasis "Original",
+    /// stable-diffusion-webui `modules/sd_emphasis.py` `EmphasisOriginal`), the chunks concatenated along the
+    /// tokens: [1, 77·k, D].
+    public func encodeA1111(_ chunks: PromptChunks) throws -> Tensor {
+        let z = try model.textEncoder(chunks.tokens)
+        let n = z.dim(1), d = z.dim(2)
+        return Tensor(shape: [1, chunks.tokens.count * n, d]) { out in
+            z.withUnsafeBufferPointer { src in
+                for (c, weights) in chunks.multipliers.enumerated() {
+                    let base = c * n * d
+                    var before = 0.0, after = 0.0
+                    for p in 0..<n {
+                        let w = weights[p]
+                        for i in 0..<d {
+                            let v = src[base + p * d + i]
+                            before += Double(v)
+                            let weighted = v * w
+                            out[base + p * d + i] = weighted
+                            after += Double(weighted)
+                        }
+                    }
+                    let count = Double(n * d)
+                    let scale = Float(before / count) / Float(after / count)
+                    for i in base..<(base + n * d) { out[i] *= scale }
+                }
+            }
+        }
+    }
+
     /// The conditioning a request renders with: the prompt's embedding, or for an interpolation frame
     /// the interpolation between the prompt's and the target's embeddings.
+    /// - Throws: `ModelError.badParameter` when an interpolation's two A1111 prompts have different chunk counts.
     public func conditioning(for request: RenderRequest) throws -> Tensor {
-        let a = try encode(request.prompt)
+        let a = try encode(request.prompt, syntax: request.promptSyntax)
         guard let frame = request.interpolation else { return a }
-        return EmbeddingInterpolation.interpolate(a, try encode(frame.target), t: frame.t, linear: frame.linear)
+        let b = try encode(frame.target, syntax: request.promptSyntax)
+        guard a.shape == b.shape else {
+            throw ModelError(code: .badParameter, origin: "interpolation",
+                             message: "the prompt is \(a.dim(1) / 77) chunks of 75 tokens and the target \(b.dim(1) / 77); interpolation needs the same count (shorten one, or add BREAK to the shorter)")
+        }
+        return EmbeddingInterpolation.interpolate(a, b, t: frame.t, linear: frame.linear)
     }
 
     /// Image-to-image start: the init image encoded by the VAE (latent sampled from `generator`), scaled,
@@ -108,7 +155,11 @@ public final class StableDiffusionPipeline: Sendable {
         try request.validate(vaeFactor: model.vaeFactor, trainTimesteps: model.schedulerConfig.numTrainTimesteps)
         let cond = try conditioning ?? self.conditioning(for: request)
         let useCFG = request.cfgScale > 1
-        let context = useCFG ? Tensor.concatenate([try encode(request.negativePrompt), cond]) : cond
+        let negative = useCFG ? try encode(request.negativePrompt, syntax: request.promptSyntax) : cond
+        // Equal lengths go through the UNet as one batch [uncond; cond]; A1111 prompts of different chunk counts
+        // as two calls, as A1111 does without its pad_cond_uncond option.
+        let batched = useCFG && negative.shape == cond.shape
+        let context = batched ? Tensor.concatenate([negative, cond]) : cond
         var scheduler = try makeScheduler(request.sampler, config: model.schedulerConfig, steps: request.steps)
         var generator = TorchGenerator(seed: request.seed)
         var (latents, first) = try startingLatents(request, scheduler: scheduler, generator: &generator)
@@ -116,8 +167,15 @@ public final class StableDiffusionPipeline: Sendable {
         let total = timesteps.count - first
         for i in first..<timesteps.count {
             let scaled = scheduler.scaleModelInput(latents, stepIndex: i)
-            let input = useCFG ? Tensor.concatenate([scaled, scaled]) : scaled
-            let predicted = model.unet(input, timestep: timesteps[i], context: context)
+            let predicted: Tensor
+            if batched {
+                predicted = model.unet(Tensor.concatenate([scaled, scaled]), timestep: timesteps[i], context: context)
+            } else if useCFG {
+                predicted = Tensor.concatenate([model.unet(scaled, timestep: timesteps[i], context: negative),
+                                                model.unet(scaled, timestep: timesteps[i], context: cond)])
+            } else {
+                predicted = model.unet(scaled, timestep: timesteps[i], context: cond)
+            }
             let eps = useCFG ? Self.guidance(predicted, scale: request.cfgScale) : predicted
             latents = scheduler.step(modelOutput: eps, stepIndex: i, sample: latents, generator: &generator)
             if !progress(i - first + 1, total) { throw RenderCancelled(step: i - first + 1) }
