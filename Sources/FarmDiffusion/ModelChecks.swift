@@ -13,6 +13,8 @@ public enum ModelChecks {
         let summary = try ModelSummary.inspect(path: job.model)
         // The init image's own size was checked when it was stored; its strength is checked by the job's validate().
         try RenderRequest(job: job, initImage: nil).validate(vaeFactor: summary.vaeFactor)
+        // The sampler set up as a worker will set it up (e.g. lcm takes at most original_inference_steps).
+        _ = try makeScheduler(job.sampler, config: summary.schedulerConfig, steps: job.steps)
         if job.promptSyntax == .a1111 {
             // A weight A1111 cannot read fails here, not on a worker.
             var texts: [(String, RenderInput)] = [(job.prompt, .prompt), (job.negativePrompt, .negativePrompt)]

@@ -54,6 +54,12 @@ struct FarmDiffusionTests {
         #expect { try ModelChecks.validate(badWeight) } throws: { ($0 as? RenderFormatError)?.input == .negativePrompt }
         badWeight.promptSyntax = .diffusers
         try ModelChecks.validate(badWeight)
+        var lcm = Self.job()
+        lcm.sampler = .lcm
+        lcm.steps = 51
+        #expect { try ModelChecks.validate(lcm) } throws: { "\($0)".contains("original_inference_steps = 50") }
+        lcm.steps = 4
+        try ModelChecks.validate(lcm)
     }
 
     @Test("the worker's renderer gives exactly the engine's PNG for the mapped request, and reports progress")

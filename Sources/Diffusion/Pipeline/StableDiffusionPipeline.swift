@@ -154,7 +154,12 @@ public final class StableDiffusionPipeline: Sendable {
                         progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
         try request.validate(vaeFactor: model.vaeFactor, trainTimesteps: model.schedulerConfig.numTrainTimesteps)
         let cond = try conditioning ?? self.conditioning(for: request)
-        let useCFG = request.cfgScale > 1
+        // An LCM-distilled UNet (time_cond_proj_dim) takes the scale as an embedding of (scale − 1) instead of
+        // classifier-free guidance, as StableDiffusionPipeline does (do_classifier_free_guidance is false then).
+        let guidanceEmbedding = model.unet.config.timeCondProjDim.map {
+            UNet2DConditionModel.guidanceScaleEmbedding(request.cfgScale - 1, dim: $0, batch: 1)
+        }
+        let useCFG = request.cfgScale > 1 && guidanceEmbedding == nil
         let negative = useCFG ? try encode(request.negativePrompt, syntax: request.promptSyntax) : cond
         // Equal lengths go through the UNet as one batch [uncond; cond]; A1111 prompts of different chunk counts
         // as two calls, as A1111 does without its pad_cond_uncond option.
@@ -174,7 +179,7 @@ public final class StableDiffusionPipeline: Sendable {
                 predicted = Tensor.concatenate([model.unet(scaled, timestep: timesteps[i], context: negative),
                                                 model.unet(scaled, timestep: timesteps[i], context: cond)])
             } else {
-                predicted = model.unet(scaled, timestep: timesteps[i], context: cond)
+                predicted = model.unet(scaled, timestep: timesteps[i], context: cond, timestepCond: guidanceEmbedding)
             }
             let eps = useCFG ? Self.guidance(predicted, scale: request.cfgScale) : predicted
             latents = scheduler.step(modelOutput: eps, stepIndex: i, sample: latents, generator: &generator)
