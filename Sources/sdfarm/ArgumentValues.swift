@@ -41,6 +41,8 @@ extension RenderInput {
         case .maxAttempts: "--max-attempts"
         case .name: "--name"
         case .promptSyntax: "--prompt-syntax"
+        case .lora: "--lora"
+        case .loraDirectory: "--lora-dir"
         }
     }
 }

@@ -19,10 +19,13 @@ public struct RenderRequest: Sendable, Equatable {
     public var interpolation: PromptInterpolation?
     /// How the prompts are tokenized (diffusers' plain 77 tokens, or A1111's syntax and chunks).
     public var promptSyntax: PromptSyntax
+    /// LoRAs merged into the model for this render (from `--lora` and the prompt's resolved `<lora:…>` tags).
+    public var loras: [LoRAReference]
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64, steps: Int, sampler: SamplerKind,
                 cfgScale: Float, width: Int, height: Int, initImage: InitImage? = nil,
-                interpolation: PromptInterpolation? = nil, promptSyntax: PromptSyntax = .default) {
+                interpolation: PromptInterpolation? = nil, promptSyntax: PromptSyntax = .default,
+                loras: [LoRAReference] = []) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -34,6 +37,7 @@ public struct RenderRequest: Sendable, Equatable {
         self.initImage = initImage
         self.interpolation = interpolation
         self.promptSyntax = promptSyntax
+        self.loras = loras
     }
 
     /// Checks the parameters against a model's constraints, through the limits every layer shares.
@@ -50,6 +54,7 @@ public struct RenderRequest: Sendable, Equatable {
             }
         }
         if let interpolation { try RenderLimits.validate(interpolationPosition: interpolation.t) }
+        for lora in loras { try RenderLimits.validate(loraWeight: lora.weight) }
     }
 }
 

@@ -26,12 +26,68 @@ public final class StableDiffusionPipeline: Sendable {
     private let embeddingCache = Mutex(EmbeddingCache())
     /// How many prompt embeddings to keep (workers render grids that reuse prompts).
     public let embeddingCacheSize: Int
+    /// The pipeline of the model as loaded, for a pipeline with LoRAs merged (nil: this is it).
+    private let base: StableDiffusionPipeline?
+    /// Pipelines with LoRA sets merged, by set, most recently used last; and the parsed LoRA files by path.
+    private struct LoRACache {
+        var pipelines: [(key: [LoRAReference], pipeline: StableDiffusionPipeline)] = []
+        var files: [String: LoRAFile] = [:]
+    }
+    private let loraCache = Mutex(LoRACache())
+    /// How many LoRA sets stay merged at once (each holds its own UNet and text encoder).
+    public static let loraSetsKept = 3
 
     /// - Parameter embeddingCacheSize: how many prompt embeddings `encode` keeps.
     public init(model: StableDiffusionModel, logger: Logger = Logger(label: "sdfarm.pipeline"), embeddingCacheSize: Int = 64) {
         self.model = model
         self.logger = logger
         self.embeddingCacheSize = embeddingCacheSize
+        self.base = nil
+    }
+
+    private init(derivedFrom base: StableDiffusionPipeline, model: StableDiffusionModel) {
+        self.model = model
+        self.logger = base.logger
+        self.embeddingCacheSize = base.embeddingCacheSize
+        self.base = base
+    }
+
+    /// This model with `loras` merged (the pipeline itself for none), merged once per set and kept for the next
+    /// `loraSetsKept` sets; the base weights are shared, never read again.
+    /// - Throws: `ModelError` when a LoRA file is missing, unreadable, or for another architecture.
+    public func withLoRAs(_ loras: [LoRAReference]) throws -> StableDiffusionPipeline {
+        let root = base ?? self
+        if loras.isEmpty { return root }
+        if let hit = root.loraCache.withLock({ cache -> StableDiffusionPipeline? in
+            guard let i = cache.pipelines.firstIndex(where: { $0.key == loras }) else { return nil }
+            let entry = cache.pipelines.remove(at: i)
+            cache.pipelines.append(entry)
+            return entry.pipeline
+        }) { return hit }
+        let files = try loras.map { ref -> (file: LoRAFile, weight: Float) in
+            if let file = root.loraCache.withLock({ $0.files[ref.path] }) { return (file, Float(ref.weight)) }
+            guard FileManager.default.fileExists(atPath: ref.path) else {
+                throw ModelError(code: .missingFile, origin: ref.path, message: "LoRA file \(ref.path) does not exist")
+            }
+            let file = try LoRAFile(path: ref.path)
+            root.loraCache.withLock { $0.files[ref.path] = file }
+            return (file, Float(ref.weight))
+        }
+        let started = Date()
+        let derived = StableDiffusionPipeline(derivedFrom: root, model: try root.model.applying(loras: files))
+        logger.info("merged LoRAs", metadata: ["loras": "\(loras.map { "\($0.name):\($0.weight)" })",
+                                               "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+        root.loraCache.withLock { cache in
+            cache.pipelines.append((loras, derived))
+            if cache.pipelines.count > Self.loraSetsKept { cache.pipelines.removeFirst() }
+        }
+        return derived
+    }
+
+    /// The pipeline a request renders with: this one, or the one with the request's LoRAs merged.
+    func pipeline(for request: RenderRequest) throws -> StableDiffusionPipeline {
+        let current = model.loras.map { LoRAReference(path: $0.file.path, weight: Double($0.weight)) }
+        return current == request.loras ? self : try withLoRAs(request.loras)
     }
 
     /// The conditioning for `text`, cached by text and syntax: with `.diffusers` the text encoder's
@@ -97,9 +153,10 @@ public final class StableDiffusionPipeline: Sendable {
     /// the interpolation between the prompt's and the target's embeddings.
     /// - Throws: `ModelError.badParameter` when an interpolation's two A1111 prompts have different chunk counts.
     public func conditioning(for request: RenderRequest) throws -> Tensor {
-        let a = try encode(request.prompt, syntax: request.promptSyntax)
+        // A1111 removes <lora:…> tags (resolved into request.loras) before encoding.
+        let a = try encode(PromptLoRATags.strip(request.prompt), syntax: request.promptSyntax)
         guard let frame = request.interpolation else { return a }
-        let b = try encode(frame.target, syntax: request.promptSyntax)
+        let b = try encode(PromptLoRATags.strip(frame.target), syntax: request.promptSyntax)
         guard a.shape == b.shape else {
             throw ModelError(code: .badParameter, origin: "interpolation",
                              message: "the prompt is \(a.dim(1) / 77) chunks of 75 tokens and the target \(b.dim(1) / 77); interpolation needs the same count (shorten one, or add BREAK to the shorter)")
@@ -152,6 +209,8 @@ public final class StableDiffusionPipeline: Sendable {
     ///   - progress: called after every step with (step, total); return false to cancel.
     public func denoise(_ request: RenderRequest, conditioning: Tensor? = nil,
                         progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
+        let chosen = try pipeline(for: request)
+        if chosen !== self { return try chosen.denoise(request, conditioning: conditioning, progress: progress) }
         try request.validate(vaeFactor: model.vaeFactor, trainTimesteps: model.schedulerConfig.numTrainTimesteps)
         let cond = try conditioning ?? self.conditioning(for: request)
         // An LCM-distilled UNet (time_cond_proj_dim) takes the scale as an embedding of (scale − 1) instead of
@@ -245,6 +304,16 @@ public final class StableDiffusionPipeline: Sendable {
             extra.append(("Interpolate to", frame.target))
             extra.append(("Interpolation t", String(frame.t)))
             extra.append(("Interpolation", frame.linear ? "lerp" : "slerp"))
+        }
+        if !request.loras.isEmpty {
+            // A1111 (extensions-builtin/Lora): "Lora hashes" lists each LoRA's name (":" and "," removed) and short hash.
+            let hashes = request.loras.map { ref -> String in
+                let root = base ?? self
+                let hash = root.loraCache.withLock { $0.files[ref.path]?.shortHash }
+                    ?? (try? LoRAFile.tensorDataHash(path: ref.path)).map { String($0.prefix(12)) } ?? "unknown"
+                return "\(ref.name.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ",", with: "")): \(hash)"
+            }
+            extra.append(("Lora hashes", hashes.joined(separator: ", ")))
         }
         return GenerationParameters(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
                                     sampler: request.sampler, cfgScale: request.cfgScale, seed: request.seed,
