@@ -28,6 +28,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
     public var interpolation: Interpolation?
     /// How every job's prompts are tokenized (nil: `PromptSyntax.default`).
     public var promptSyntax: PromptSyntax?
+    /// LoRA sets, one grid axis (innermost after the seed): each cell renders once per set (nil: no LoRA).
+    public var loraSets: [[LoRAReference]]?
 
     /// An init image copied into shared storage at its content address.
     public struct InitImageRef: Sendable, Codable, Equatable {
@@ -64,7 +66,7 @@ public struct GridSpec: Sendable, Codable, Equatable {
                 cfgScales: [Double] = [7.5], steps: [Int] = [20], samplers: [SamplerKind] = [.ddim],
                 sizes: [Size] = [Size(width: 512, height: 512)], priority: Int = 0, maxAttempts: Int = 3, name: String = "",
                 initImage: InitImageRef? = nil, strengths: [Double]? = nil, interpolation: Interpolation? = nil,
-                promptSyntax: PromptSyntax? = nil) {
+                promptSyntax: PromptSyntax? = nil, loraSets: [[LoRAReference]]? = nil) {
         self.model = model
         self.prompts = prompts
         self.negativePrompt = negativePrompt
@@ -80,6 +82,7 @@ public struct GridSpec: Sendable, Codable, Equatable {
         self.strengths = strengths
         self.interpolation = interpolation
         self.promptSyntax = promptSyntax
+        self.loraSets = loraSets
     }
 
     enum CodingKeys: String, CodingKey {
@@ -89,12 +92,13 @@ public struct GridSpec: Sendable, Codable, Equatable {
         case cfgScales = "cfg_scales"
         case maxAttempts = "max_attempts"
         case promptSyntax = "prompt_syntax"
+        case loraSets = "lora_sets"
     }
 
     /// The number of jobs the grid expands to, or nil when it does not fit in an `Int`.
     public var jobCount: Int? {
         var n = 1
-        for factor in [prompts.count, sizes.count, samplers.count, steps.count, cfgScales.count, seeds.count, variantCount] {
+        for factor in [prompts.count, sizes.count, samplers.count, steps.count, cfgScales.count, seeds.count, loraSets?.count ?? 1, variantCount] {
             let (product, overflow) = n.multipliedReportingOverflow(by: factor)
             if overflow { return nil }
             n = product
@@ -137,11 +141,13 @@ public struct GridSpec: Sendable, Codable, Equatable {
                     for n in steps {
                         for cfg in cfgScales {
                             for seed in seeds {
+                                for loras in loraSets ?? [[]] {
                                 for kind in variants {
                                     out.append(RenderParameters(kind: kind, model: model, prompt: prompt, negativePrompt: negativePrompt,
                                                                 seed: seed, steps: n, sampler: sampler, cfgScale: cfg,
                                                                 width: size.width, height: size.height,
-                                                                promptSyntax: promptSyntax ?? .default))
+                                                                promptSyntax: promptSyntax ?? .default, loras: loras))
+                                }
                                 }
                             }
                         }

@@ -24,6 +24,7 @@ extension RenderParameters: Codable {
                      "interpolation": f.method.rawValue]
         }
         if promptSyntax != .diffusers { extra["prompt_syntax"] = promptSyntax.rawValue }
+        if !loras.isEmpty, let json = try? JSONEncoder().encode(loras) { extra["loras"] = String(decoding: json, as: UTF8.self) }
         return extra
     }
 
@@ -108,8 +109,14 @@ extension RenderParameters: Codable {
                 throw JobDecodingError(field: "extra.prompt_syntax", problem: error.message)
             }
         }
+        var loras: [LoRAReference] = []
+        if let text = s.extra["loras"] {
+            do { loras = try JSONDecoder().decode([LoRAReference].self, from: Data(text.utf8)) } catch {
+                throw JobDecodingError(field: "extra.loras", problem: "'\(text.prefix(80))' is not a list of {path, weight}")
+            }
+        }
         self.init(kind: kind, model: s.model, prompt: s.prompt, negativePrompt: s.negativePrompt, seed: s.seed, steps: s.steps,
-                  sampler: sampler, cfgScale: s.cfgScale, width: s.width, height: s.height, promptSyntax: syntax)
+                  sampler: sampler, cfgScale: s.cfgScale, width: s.width, height: s.height, promptSyntax: syntax, loras: loras)
     }
 }
 

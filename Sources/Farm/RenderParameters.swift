@@ -16,10 +16,13 @@ public struct RenderParameters: Sendable, Hashable {
     public var height: Int
     /// How the prompts are tokenized; stored as `extra.prompt_syntax` (absent: diffusers).
     public var promptSyntax: PromptSyntax
+    /// LoRAs merged for this job (paths as workers see them); stored as `extra.loras`. `<lora:…>` tags in the prompt
+    /// are resolved by each worker in its own LoRA folder.
+    public var loras: [LoRAReference]
 
     public init(kind: JobKind = .txt2img, model: String, prompt: String, negativePrompt: String = "", seed: UInt64,
                 steps: Int, sampler: SamplerKind, cfgScale: Double, width: Int, height: Int,
-                promptSyntax: PromptSyntax = .default) {
+                promptSyntax: PromptSyntax = .default, loras: [LoRAReference] = []) {
         self.kind = kind
         self.model = model
         self.prompt = prompt
@@ -31,6 +34,7 @@ public struct RenderParameters: Sendable, Hashable {
         self.width = width
         self.height = height
         self.promptSyntax = promptSyntax
+        self.loras = loras
     }
 
     /// `512x768`.
@@ -44,6 +48,7 @@ public struct RenderParameters: Sendable, Hashable {
         try RenderLimits.validate(width: width, height: height)
         try RenderLimits.validate(steps: steps)
         try RenderLimits.validate(cfgScale: cfgScale)
+        for lora in loras { try RenderLimits.validate(loraWeight: lora.weight) }
         switch kind {
         case .txt2img:
             break

@@ -9,7 +9,7 @@ extension RenderRequest {
     public init(job: RenderParameters, initImage: RGBImage?) {
         self.init(prompt: job.prompt, negativePrompt: job.negativePrompt, seed: job.seed, steps: job.steps, sampler: job.sampler,
                   cfgScale: Float(job.cfgScale), width: job.width, height: job.height,
-                  promptSyntax: job.promptSyntax)
+                  promptSyntax: job.promptSyntax, loras: job.loras)
         switch job.kind {
         case .txt2img:
             break

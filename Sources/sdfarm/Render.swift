@@ -66,6 +66,12 @@ struct Render: ParsableCommand {
     @Option(help: "Prompt syntax: diffusers (plain text, 77 tokens; the default) or a1111 ((emphasis:1.2), [less], BREAK, any length in 75-token chunks).")
     var promptSyntax: String = PromptSyntax.default.rawValue
 
+    @Option(help: "A LoRA to merge, FILE:WEIGHT (weight 1 when omitted; repeatable).")
+    var lora: [String] = []
+
+    @Option(help: "Folder where <lora:name:weight> in the prompt finds NAME.safetensors.")
+    var loraDir: String?
+
     @Option(help: "Where to write the PNG (not with --interpolate).")
     var output: String?
 
@@ -80,6 +86,7 @@ struct Render: ParsableCommand {
         try RenderLimits.validate(text: negativePrompt, as: .negativePrompt)
         for text in interpolate { try RenderLimits.validate(text: text, as: .interpolate) }
         _ = try SamplerKind(name: sampler)
+        for text in lora { _ = try LoRAReference(parsing: text) }
         if try PromptSyntax(name: promptSyntax) == .a1111 {
             if let prompt { _ = try A1111PromptParser.parse(prompt, as: .prompt) }
             _ = try A1111PromptParser.parse(negativePrompt, as: .negativePrompt)
@@ -147,6 +154,8 @@ struct Render: ParsableCommand {
                                     steps: steps, sampler: kind, cfgScale: cfgScale,
                                     width: width ?? defaultSize.0, height: height ?? defaultSize.1, initImage: initial,
                                     promptSyntax: try withFlagNames { try PromptSyntax(name: promptSyntax) })
+        request.loras = try withFlagNames { try lora.map { try LoRAReference(parsing: $0) } }
+        request.loras += try PromptLoRATags.resolve(prompt ?? interpolate.first ?? "", directory: loraDir)
         try request.validate(vaeFactor: loaded.vaeFactor)
         let began = Date()
         guard interpolating, let frames, let outputDir else {
