@@ -2,7 +2,7 @@ public import RenderFormat
 
 /// A submission: the lists whose cartesian product becomes the jobs of one batch.
 ///
-/// Order of expansion (outermost first): prompt, size, sampler, steps, CFG scale, seed, then image-to-image
+/// Order of expansion (outermost first): prompt, size, sampler, steps, CFG scale, seed, LoRA set, then image-to-image
 /// strength or interpolation frame — so a batch reads naturally as "each prompt, every seed", and the
 /// frames of one interpolation are consecutive jobs in frame order.
 ///
