@@ -63,7 +63,7 @@ struct Render: ParsableCommand {
     @Option(help: "Prompt interpolation: folder for frame-000.png, frame-001.png, … (created if missing).")
     var outputDir: String?
 
-    @Option(help: "Prompt syntax: diffusers (plain text, 77 tokens; the default) or a1111 ((emphasis:1.2), [less], BREAK, any length in 75-token chunks).")
+    @Option(help: ArgumentHelp(stringLiteral: promptSyntaxHelp))
     var promptSyntax: String = PromptSyntax.default.rawValue
 
     @Option(help: "A LoRA to merge, FILE:WEIGHT (weight 1 when omitted; repeatable).")

@@ -60,7 +60,7 @@ struct Submit: ParsableCommand {
     @Flag(help: "Prompt interpolation: linear instead of spherical.")
     var lerp = false
 
-    @Option(help: "Prompt syntax: diffusers (plain text, 77 tokens; the default) or a1111 ((emphasis:1.2), [less], BREAK, any length in 75-token chunks).")
+    @Option(help: ArgumentHelp(stringLiteral: promptSyntaxHelp))
     var promptSyntax: String = PromptSyntax.default.rawValue
 
     @Option(help: "A LoRA as the workers see it, FILE:WEIGHT or FILE:W1,W2,… (a grid axis over the weights; 0 leaves it out); repeat for several (every combination). Must lie in the workers' --lora-dir.")

@@ -108,13 +108,8 @@ struct A1111PromptTests {
         let request = RenderRequest(prompt: r.prompt, negativePrompt: r.negative ?? "", seed: r.seed, steps: r.steps,
                                     sampler: try SamplerKind(parsing: r.sampler), cfgScale: r.cfg, width: r.width, height: r.height,
                                     promptSyntax: .a1111)
-        let latents = try pipeline.denoise(request)
-        let ref = try SafeTensorsFile(path: Fixtures.required("prompts/a1111_conditioning.safetensors"))
-        let latentError = NetworkFixtureTests.relativeError(latents, try ref.tensor("\(r.name)_latents"))
-        #expect(latentError < 1e-3, "latents relative error \(latentError)")
-        let (maxDiff, mean) = imageDifference(pipeline.decode(latents), try ref.rawBytes("\(r.name)_image"))
-        print("a1111 render \(r): latents \(latentError), image max \(maxDiff) mean \(mean)")
-        #expect(maxDiff <= 3 && mean <= 0.1, "max \(maxDiff) mean \(mean)")
+        try expectRenderMatchesReference(pipeline, request, reference: "prompts/a1111_conditioning.safetensors", name: r.name,
+                                         label: "a1111 render \(r)")
     }
 
     @Test("the diffusers syntax keeps the text as is: brackets are tokens, one 77-token window")

@@ -59,12 +59,6 @@ struct LCMFixtureTests {
         #expect((pipeline.model.unet.config.timeCondProjDim != nil) == (c.guidance == "embedding"))
         let request = RenderRequest(prompt: c.prompt, negativePrompt: c.negative, seed: c.seed, steps: c.steps, sampler: .lcm,
                                     cfgScale: c.cfg, width: c.width, height: c.height)
-        let latents = try pipeline.denoise(request)
-        let ref = try SafeTensorsFile(path: Fixtures.required("lcm/pipeline.safetensors"))
-        let latentError = NetworkFixtureTests.relativeError(latents, try ref.tensor("\(c.name)_latents"))
-        #expect(latentError < 1e-3, "latents relative error \(latentError)")
-        let (maxDiff, mean) = imageDifference(pipeline.decode(latents), try ref.rawBytes("\(c.name)_image"))
-        print("lcm render \(c): latents \(latentError), image max \(maxDiff) mean \(mean)")
-        #expect(maxDiff <= 3 && mean <= 0.1, "max \(maxDiff) mean \(mean)")
+        try expectRenderMatchesReference(pipeline, request, reference: "lcm/pipeline.safetensors", name: c.name, label: "lcm render \(c)")
     }
 }
