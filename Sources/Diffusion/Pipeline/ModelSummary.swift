@@ -40,6 +40,7 @@ public struct ModelSummary: Sendable, Equatable {
         let checkpoint = try SingleFileCheckpoint(source: file, names: file.names)
         let size = checkpoint.unetConfig.sampleSize * checkpoint.vaeConfig.downsampleFactor
         return ModelSummary(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
-                            vaeFactor: checkpoint.vaeConfig.downsampleFactor, defaultWidth: size, defaultHeight: size)
+                            vaeFactor: checkpoint.vaeConfig.downsampleFactor, defaultWidth: size, defaultHeight: size,
+                            schedulerConfig: checkpoint.isOpenCLIP ? .stableDiffusion21 : .stableDiffusion15)
     }
 }

@@ -137,11 +137,12 @@ public final class StableDiffusionModel: Sendable {
         }
         return StableDiffusionModel(
             path: path, name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
-            tokenizer: try CLIPTokenizer.load(directory: vocab),
+            // SD 2.x (OpenCLIP) pads with '!' (id 0), as its diffusers tokenizer does.
+            tokenizer: try CLIPTokenizer.load(directory: vocab, padToken: checkpoint.isOpenCLIP ? "!" : nil),
             textEncoder: try CLIPTextModel(config: checkpoint.textConfig, weights: Weights(checkpoint.textEncoder)),
             unet: try UNet2DConditionModel(config: checkpoint.unetConfig, weights: Weights(checkpoint.unet)),
             vae: try AutoencoderKL(config: checkpoint.vaeConfig, weights: Weights(checkpoint.vae)),
-            schedulerConfig: .stableDiffusion15, hash: try GenerationParameters.modelHash(path: path),
+            schedulerConfig: checkpoint.isOpenCLIP ? .stableDiffusion21 : .stableDiffusion15, hash: try GenerationParameters.modelHash(path: path),
             unetWeights: (checkpoint.unet, checkpoint.unet.names), textWeights: (checkpoint.textEncoder, checkpoint.textEncoder.names))
     }
 }

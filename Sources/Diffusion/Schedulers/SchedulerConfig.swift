@@ -73,6 +73,17 @@ public struct SchedulerConfig: Sendable, Equatable, Decodable {
         return config
     }()
 
+    /// SD 2.1's `scheduler/scheduler_config.json` (DDIMScheduler, v-prediction), for single-file SD 2.x checkpoints
+    /// (OpenCLIP text tower), as diffusers' `from_single_file` takes it for them: SD 1.5's betas and offsets with
+    /// `prediction_type` v_prediction.
+    public static let stableDiffusion21: SchedulerConfig = {
+        var config = stableDiffusion15
+        config.className = "DDIMScheduler"
+        config.predictionType = .vPrediction
+        config.clipSampleStated = false
+        return config
+    }()
+
     /// Reads a `scheduler_config.json`.
     /// - Throws: `SchedulerError` naming the file (and the key) when the file is unreadable or a value
     ///   is malformed.
