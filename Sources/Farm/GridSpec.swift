@@ -2,7 +2,7 @@ public import RenderFormat
 
 /// A submission: the lists whose cartesian product becomes the jobs of one batch.
 ///
-/// Order of expansion (outermost first): prompt, size, sampler, steps, CFG scale, seed, then image-to-image
+/// Order of expansion (outermost first): prompt, size, sampler, steps, CFG scale, seed, LoRA set, then image-to-image
 /// strength or interpolation frame — so a batch reads naturally as "each prompt, every seed", and the
 /// frames of one interpolation are consecutive jobs in frame order.
 ///
@@ -26,6 +26,10 @@ public struct GridSpec: Sendable, Codable, Equatable {
     public var strengths: [Double]?
     /// Prompt interpolation from each prompt to `interpolation.target`.
     public var interpolation: Interpolation?
+    /// How every job's prompts are tokenized (nil: `PromptSyntax.default`).
+    public var promptSyntax: PromptSyntax?
+    /// LoRA sets, one grid axis (innermost after the seed): each cell renders once per set (nil: no LoRA).
+    public var loraSets: [[LoRAReference]]?
 
     /// An init image copied into shared storage at its content address.
     public struct InitImageRef: Sendable, Codable, Equatable {
@@ -61,7 +65,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
     public init(model: String, prompts: [String], negativePrompt: String = "", seeds: [UInt64] = [0],
                 cfgScales: [Double] = [7.5], steps: [Int] = [20], samplers: [SamplerKind] = [.ddim],
                 sizes: [Size] = [Size(width: 512, height: 512)], priority: Int = 0, maxAttempts: Int = 3, name: String = "",
-                initImage: InitImageRef? = nil, strengths: [Double]? = nil, interpolation: Interpolation? = nil) {
+                initImage: InitImageRef? = nil, strengths: [Double]? = nil, interpolation: Interpolation? = nil,
+                promptSyntax: PromptSyntax? = nil, loraSets: [[LoRAReference]]? = nil) {
         self.model = model
         self.prompts = prompts
         self.negativePrompt = negativePrompt
@@ -76,6 +81,8 @@ public struct GridSpec: Sendable, Codable, Equatable {
         self.initImage = initImage
         self.strengths = strengths
         self.interpolation = interpolation
+        self.promptSyntax = promptSyntax
+        self.loraSets = loraSets
     }
 
     enum CodingKeys: String, CodingKey {
@@ -84,12 +91,14 @@ public struct GridSpec: Sendable, Codable, Equatable {
         case negativePrompt = "negative_prompt"
         case cfgScales = "cfg_scales"
         case maxAttempts = "max_attempts"
+        case promptSyntax = "prompt_syntax"
+        case loraSets = "lora_sets"
     }
 
     /// The number of jobs the grid expands to, or nil when it does not fit in an `Int`.
     public var jobCount: Int? {
         var n = 1
-        for factor in [prompts.count, sizes.count, samplers.count, steps.count, cfgScales.count, seeds.count, variantCount] {
+        for factor in [prompts.count, sizes.count, samplers.count, steps.count, cfgScales.count, seeds.count, loraSets?.count ?? 1, variantCount] {
             let (product, overflow) = n.multipliedReportingOverflow(by: factor)
             if overflow { return nil }
             n = product
@@ -132,10 +141,13 @@ public struct GridSpec: Sendable, Codable, Equatable {
                     for n in steps {
                         for cfg in cfgScales {
                             for seed in seeds {
+                                for loras in loraSets ?? [[]] {
                                 for kind in variants {
                                     out.append(RenderParameters(kind: kind, model: model, prompt: prompt, negativePrompt: negativePrompt,
                                                                 seed: seed, steps: n, sampler: sampler, cfgScale: cfg,
-                                                                width: size.width, height: size.height))
+                                                                width: size.width, height: size.height,
+                                                                promptSyntax: promptSyntax ?? .default, loras: loras))
+                                }
                                 }
                             }
                         }

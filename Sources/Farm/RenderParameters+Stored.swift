@@ -13,15 +13,19 @@ extension RenderParameters: Codable {
 
     /// The kind-specific values as the `extra` column stores them.
     public var storedExtra: [String: String] {
+        var extra: [String: String]
         switch kind {
         case .txt2img:
-            return [:]
+            extra = [:]
         case .img2img(let input, let strength):
-            return ["init_image": input.storagePath, "init_image_sha256": input.sha256, "strength": String(strength)]
+            extra = ["init_image": input.storagePath, "init_image_sha256": input.sha256, "strength": String(strength)]
         case .interpolation(let f):
-            return ["prompt_b": f.target, "frame": String(f.frame), "frames": String(f.frames), "t": String(f.t),
-                    "interpolation": f.method.rawValue]
+            extra = ["prompt_b": f.target, "frame": String(f.frame), "frames": String(f.frames), "t": String(f.t),
+                     "interpolation": f.method.rawValue]
         }
+        if promptSyntax != .diffusers { extra["prompt_syntax"] = promptSyntax.rawValue }
+        if !loras.isEmpty, let json = try? JSONEncoder().encode(loras) { extra["loras"] = String(decoding: json, as: UTF8.self) }
+        return extra
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -99,8 +103,20 @@ extension RenderParameters: Codable {
         do { sampler = try SamplerKind(name: s.sampler) } catch {
             throw JobDecodingError(field: "sampler", problem: error.message)
         }
+        var syntax = PromptSyntax.diffusers
+        if let name = s.extra["prompt_syntax"] {
+            do { syntax = try PromptSyntax(name: name) } catch {
+                throw JobDecodingError(field: "extra.prompt_syntax", problem: error.message)
+            }
+        }
+        var loras: [LoRAReference] = []
+        if let text = s.extra["loras"] {
+            do { loras = try JSONDecoder().decode([LoRAReference].self, from: Data(text.utf8)) } catch {
+                throw JobDecodingError(field: "extra.loras", problem: "'\(text.prefix(80))' is not a list of {path, weight}")
+            }
+        }
         self.init(kind: kind, model: s.model, prompt: s.prompt, negativePrompt: s.negativePrompt, seed: s.seed, steps: s.steps,
-                  sampler: sampler, cfgScale: s.cfgScale, width: s.width, height: s.height)
+                  sampler: sampler, cfgScale: s.cfgScale, width: s.width, height: s.height, promptSyntax: syntax, loras: loras)
     }
 }
 

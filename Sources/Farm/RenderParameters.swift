@@ -14,9 +14,15 @@ public struct RenderParameters: Sendable, Hashable {
     public var cfgScale: Double
     public var width: Int
     public var height: Int
+    /// How the prompts are tokenized; stored as `extra.prompt_syntax` (absent: diffusers).
+    public var promptSyntax: PromptSyntax
+    /// LoRAs merged for this job (paths as workers see them); stored as `extra.loras`. `<lora:…>` tags in the prompt
+    /// are resolved by each worker in its own LoRA folder.
+    public var loras: [LoRAReference]
 
     public init(kind: JobKind = .txt2img, model: String, prompt: String, negativePrompt: String = "", seed: UInt64,
-                steps: Int, sampler: SamplerKind, cfgScale: Double, width: Int, height: Int) {
+                steps: Int, sampler: SamplerKind, cfgScale: Double, width: Int, height: Int,
+                promptSyntax: PromptSyntax = .default, loras: [LoRAReference] = []) {
         self.kind = kind
         self.model = model
         self.prompt = prompt
@@ -27,6 +33,8 @@ public struct RenderParameters: Sendable, Hashable {
         self.cfgScale = cfgScale
         self.width = width
         self.height = height
+        self.promptSyntax = promptSyntax
+        self.loras = loras
     }
 
     /// `512x768`.
@@ -40,6 +48,7 @@ public struct RenderParameters: Sendable, Hashable {
         try RenderLimits.validate(width: width, height: height)
         try RenderLimits.validate(steps: steps)
         try RenderLimits.validate(cfgScale: cfgScale)
+        for lora in loras { try RenderLimits.validate(loraWeight: lora.weight) }
         switch kind {
         case .txt2img:
             break

@@ -15,12 +15,15 @@ public final class DiffusionJobRenderer: JobRenderer {
     public let maxLoadedModels: Int
     /// The shared storage root that init-image content addresses start from.
     public let storage: String
+    /// Where this worker finds the LoRAs that prompts name with `<lora:name:weight>`.
+    public let loraDirectory: String?
     let logger: Logger
     /// Told the model path and seconds after each model load (the worker's `sdfarm_model_load_seconds`).
     public var onModelLoad: ((String, Double) -> Void)?
 
-    public init(storage: String, maxLoadedModels: Int = 1, logger: Logger) {
+    public init(storage: String, maxLoadedModels: Int = 1, loraDirectory: String? = nil, logger: Logger) {
         self.storage = storage
+        self.loraDirectory = loraDirectory
         self.maxLoadedModels = max(1, maxLoadedModels)
         self.logger = logger
     }
@@ -87,11 +90,27 @@ public final class DiffusionJobRenderer: JobRenderer {
         }
     }
 
-    /// The engine request for a job, with its init image read from storage.
+    /// The engine request for a job, with its init image read from storage and its prompt's `<lora:…>` tags
+    /// resolved in this worker's LoRA folder.
+    /// - Throws: `WorkerFault` when a LoRA the job names is not on this host (another worker may have it).
     public func request(for job: RenderParameters) throws -> RenderRequest {
         var picture: RGBImage?
         if case .img2img(let input, _) = job.kind { picture = try initImage(input) }
-        return RenderRequest(job: job, initImage: picture)
+        var request = RenderRequest(job: job, initImage: picture)
+        do {
+            request.loras += try PromptLoRATags.resolve(job.prompt, directory: loraDirectory)
+        } catch let error as ModelError where error.code == .missingFile {
+            throw WorkerFault("LoRA missing on this host: \(error)", underlying: error)
+        }
+        for lora in request.loras {
+            // As with models, a job row never makes a worker open a file outside the folders it serves.
+            guard let folder = loraDirectory.map({ URL(fileURLWithPath: $0).standardized.path + "/" }),
+                  URL(fileURLWithPath: lora.path).standardized.path.hasPrefix(folder) else {
+                throw WorkerFault("LoRA \(lora.path) is outside this worker's LoRA folder (\(loraDirectory ?? "none; start it with --lora-dir"))")
+            }
+            guard FileManager.default.fileExists(atPath: lora.path) else { throw WorkerFault("LoRA missing on this host: \(lora.path)") }
+        }
+        return request
     }
 
     public func render(_ job: RenderParameters, progress: (Int, Int) -> Bool) throws -> [UInt8] {
@@ -106,7 +125,14 @@ public final class DiffusionJobRenderer: JobRenderer {
             // The same model file will lack the encoder on every worker and every retry.
             throw PermanentRenderError("model \(job.model) has no VAE encoder weights, so it cannot run image-to-image jobs")
         }
-        do { return try pipeline.renderPNG(request, progress: progress) } catch let error as ModelError where error.code == .nonFinite {
+        let merged: StableDiffusionPipeline
+        do { merged = try pipeline.withLoRAs(request.loras) } catch let error as ModelError where error.code != .missingFile {
+            // The same LoRA file will not fit this model on any worker or retry.
+            throw PermanentRenderError("\(error)", underlying: error)
+        } catch {
+            throw WorkerFault("LoRA cannot be read on this host: \(error)", underlying: error)
+        }
+        do { return try merged.renderPNG(request, progress: progress) } catch let error as ModelError where error.code == .nonFinite {
             throw PermanentRenderError("\(error)", underlying: error)
         }
     }

@@ -8,7 +8,8 @@ extension RenderRequest {
     /// shared storage by the caller); without one the request has no init image (enough for submit-time checks).
     public init(job: RenderParameters, initImage: RGBImage?) {
         self.init(prompt: job.prompt, negativePrompt: job.negativePrompt, seed: job.seed, steps: job.steps, sampler: job.sampler,
-                  cfgScale: Float(job.cfgScale), width: job.width, height: job.height)
+                  cfgScale: Float(job.cfgScale), width: job.width, height: job.height,
+                  promptSyntax: job.promptSyntax, loras: job.loras)
         switch job.kind {
         case .txt2img:
             break

@@ -47,4 +47,5 @@ public enum RenderInput: String, Sendable, CaseIterable {
     case model, prompt, prompts, negativePrompt = "negative_prompt", seed, seeds, steps, sampler, samplers
     case cfgScale = "cfg_scale", width, height, size, sizes, initImage = "init_image", strength, strengths
     case interpolate, frames, interpolationPosition = "interpolation_t", priority, maxAttempts = "max_attempts", name
+    case promptSyntax = "prompt_syntax", lora, loraDirectory = "lora_dir"
 }

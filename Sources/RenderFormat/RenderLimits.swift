@@ -44,6 +44,16 @@ public enum RenderLimits {
         }
     }
 
+    /// A LoRA's weight (A1111's multiplier; negative weights invert a LoRA).
+    public static let loraWeight = -10.0...10.0
+
+    /// A LoRA weight must be a finite number within `loraWeight`.
+    public static func validate(loraWeight value: Double) throws(RenderFormatError) {
+        guard value.isFinite, loraWeight.contains(value) else {
+            throw .invalid(.lora, "weight must be a finite number from \(GenerationParameters.formatNumber(loraWeight.lowerBound)) to \(GenerationParameters.formatNumber(loraWeight.upperBound)), got \(value)")
+        }
+    }
+
     /// The longest prompt (also negative prompt and interpolation target), in Unicode scalars. CLIP reads
     /// 77 tokens; this bounds what is stored, tokenized and logged.
     public static let maxPromptLength = 10_000

@@ -10,6 +10,8 @@ public enum SamplerKind: String, CaseIterable, Sendable, Codable {
     case dpmpp_2m
     /// DPM-Solver++(2M) with Karras σs.
     case dpmpp_2m_karras
+    /// Latent Consistency Model sampling (diffusers' `LCMScheduler`), for LCM-distilled models and LCM-LoRA.
+    case lcm
 
     /// The name AUTOMATIC1111's web UI writes in its parameters text.
     public var a1111Name: String {
@@ -21,6 +23,7 @@ public enum SamplerKind: String, CaseIterable, Sendable, Codable {
         case .lms: "LMS"
         case .dpmpp_2m: "DPM++ 2M"
         case .dpmpp_2m_karras: "DPM++ 2M Karras"
+        case .lcm: "LCM"
         }
     }
 
@@ -34,10 +37,11 @@ public enum SamplerKind: String, CaseIterable, Sendable, Codable {
         case .lms: "LMSDiscreteScheduler"
         case .dpmpp_2m: "DPMSolverMultistepScheduler"
         case .dpmpp_2m_karras: "DPMSolverMultistepScheduler+karras"
+        case .lcm: "LCMScheduler"
         }
     }
 
-    /// Parses a sampler name: `ddim`, `euler`, `euler_a`, `pndm`, `lms`, `dpmpp_2m`, `dpmpp_2m_karras`
+    /// Parses a sampler name: `ddim`, `euler`, `euler_a`, `pndm`, `lms`, `dpmpp_2m`, `dpmpp_2m_karras`, `lcm`
     /// (also with `-` for `_`, A1111's names such as "Euler a", "PLMS", "DPM++ 2M Karras", and the
     /// diffusers class names), case-insensitively.
     /// - Throws: `RenderFormatError.invalid(.sampler, …)` listing the known names.

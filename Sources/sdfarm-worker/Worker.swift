@@ -35,6 +35,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Comma-separated folders whose models this worker may load (with the diffusion renderer, this or --models is required: a job row never makes a worker open an arbitrary path).")
     var modelsRoot: String?
 
+    @Option(help: "Folder of LoRA .safetensors files: <lora:name:weight> in prompts resolves to NAME.safetensors here, and jobs' --lora files must lie in it.")
+    var loraDir: String?
+
     @Option(help: "Lease length in seconds; heartbeats go out every third of it.")
     var lease: Double = 30
 
@@ -58,6 +61,12 @@ struct WorkerCommand: ParsableCommand {
         guard lease.isFinite, (0.5...3600).contains(lease) else { throw ValidationError("--lease \(lease): give 0.5 to 3600 seconds") }
         if let maxJobs, maxJobs < 1 { throw ValidationError("--max-jobs \(maxJobs): give at least 1") }
         if storage.isEmpty { throw ValidationError("--storage: the storage directory is empty") }
+        if let loraDir {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: loraDir, isDirectory: &isDir), isDir.boolValue else {
+                throw ValidationError("--lora-dir \(loraDir) is not a folder")
+            }
+        }
     }
 
     func run() throws {
@@ -113,7 +122,7 @@ struct WorkerCommand: ParsableCommand {
             return TestPatternRenderer(secondsPerStep: value / 1000)
         }
         if spec == "diffusion" {
-            let renderer = DiffusionJobRenderer(storage: storage, logger: Logger(label: "sdfarm-worker.render"))
+            let renderer = DiffusionJobRenderer(storage: storage, loraDirectory: loraDir, logger: Logger(label: "sdfarm-worker.render"))
             renderer.onModelLoad = { model, seconds in service.metrics?.modelLoaded(model, seconds: seconds) }
             return renderer
         }

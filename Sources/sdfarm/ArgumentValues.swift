@@ -16,6 +16,9 @@ func parseID(_ text: String, what: String) throws -> Int64 {
     return id
 }
 
+/// `--prompt-syntax`'s help, shared by `render` and `submit`.
+let promptSyntaxHelp = "Prompt syntax: diffusers (plain text, 77 tokens; the default) or a1111 ((emphasis:1.2), [less], BREAK, any length in 75-token chunks)."
+
 /// The flag a library input is typed as on this command line.
 extension RenderInput {
     var flag: String {
@@ -40,6 +43,9 @@ extension RenderInput {
         case .priority: "--priority"
         case .maxAttempts: "--max-attempts"
         case .name: "--name"
+        case .promptSyntax: "--prompt-syntax"
+        case .lora: "--lora"
+        case .loraDirectory: "--lora-dir"
         }
     }
 }

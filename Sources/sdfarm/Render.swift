@@ -63,6 +63,15 @@ struct Render: ParsableCommand {
     @Option(help: "Prompt interpolation: folder for frame-000.png, frame-001.png, … (created if missing).")
     var outputDir: String?
 
+    @Option(help: ArgumentHelp(stringLiteral: promptSyntaxHelp))
+    var promptSyntax: String = PromptSyntax.default.rawValue
+
+    @Option(help: "A LoRA to merge, FILE:WEIGHT (weight 1 when omitted; repeatable).")
+    var lora: [String] = []
+
+    @Option(help: "Folder where <lora:name:weight> in the prompt finds NAME.safetensors.")
+    var loraDir: String?
+
     @Option(help: "Where to write the PNG (not with --interpolate).")
     var output: String?
 
@@ -77,6 +86,12 @@ struct Render: ParsableCommand {
         try RenderLimits.validate(text: negativePrompt, as: .negativePrompt)
         for text in interpolate { try RenderLimits.validate(text: text, as: .interpolate) }
         _ = try SamplerKind(name: sampler)
+        for text in lora { _ = try LoRAReference(parsing: text) }
+        if try PromptSyntax(name: promptSyntax) == .a1111 {
+            if let prompt { _ = try A1111PromptParser.parse(prompt, as: .prompt) }
+            _ = try A1111PromptParser.parse(negativePrompt, as: .negativePrompt)
+            for text in interpolate { _ = try A1111PromptParser.parse(text, as: .interpolate) }
+        }
         // The model's own size multiple is checked once it is loaded.
         if let width { try RenderLimits.validate(side: width, of: .width, multiple: 1) }
         if let height { try RenderLimits.validate(side: height, of: .height, multiple: 1) }
@@ -137,7 +152,10 @@ struct Render: ParsableCommand {
         let defaultSize = initial.map { ($0.image.width, $0.image.height) } ?? loaded.defaultSize
         var request = RenderRequest(prompt: prompt ?? interpolate.first ?? "", negativePrompt: negativePrompt, seed: chosenSeed,
                                     steps: steps, sampler: kind, cfgScale: cfgScale,
-                                    width: width ?? defaultSize.0, height: height ?? defaultSize.1, initImage: initial)
+                                    width: width ?? defaultSize.0, height: height ?? defaultSize.1, initImage: initial,
+                                    promptSyntax: try withFlagNames { try PromptSyntax(name: promptSyntax) })
+        request.loras = try withFlagNames { try lora.map { try LoRAReference(parsing: $0) } }
+        request.loras += try PromptLoRATags.resolve(prompt ?? interpolate.first ?? "", directory: loraDir)
         try request.validate(vaeFactor: loaded.vaeFactor)
         let began = Date()
         guard interpolating, let frames, let outputDir else {

@@ -60,6 +60,15 @@ struct Submit: ParsableCommand {
     @Flag(help: "Prompt interpolation: linear instead of spherical.")
     var lerp = false
 
+    @Option(help: ArgumentHelp(stringLiteral: promptSyntaxHelp))
+    var promptSyntax: String = PromptSyntax.default.rawValue
+
+    @Option(help: "A LoRA as the workers see it, FILE:WEIGHT or FILE:W1,W2,… (a grid axis over the weights; 0 leaves it out); repeat for several (every combination). Must lie in the workers' --lora-dir.")
+    var lora: [String] = []
+
+    @Option(help: "The workers' LoRA folder as seen here: <lora:name:weight> tags in prompts are checked against it (default: SDFARM_LORA_DIR).")
+    var loraDir: String?
+
     @Option(help: "Higher runs first.")
     var priority = 0
 
@@ -113,8 +122,11 @@ struct Submit: ParsableCommand {
                             seeds: try GridParsing.seeds(seeds), cfgScales: try GridParsing.cfgScales(cfgScale),
                             steps: try GridParsing.steps(steps), samplers: try GridParsing.samplers(sampler),
                             sizes: sizes, priority: priority, maxAttempts: maxAttempts, name: name,
-                            initImage: picture?.reference, strengths: picture == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation)
-        let checked = try JobQueue.check(spec, validate: ModelChecks.validate)
+                            initImage: picture?.reference, strengths: picture == nil ? nil : (strengths ?? [0.75]), interpolation: interpolation,
+                            promptSyntax: try withFlagNames { try PromptSyntax(name: promptSyntax) },
+                            loraSets: try withFlagNames { try Self.loraSets(lora) })
+        let folder = loraDir ?? ProcessInfo.processInfo.environment["SDFARM_LORA_DIR"]
+        let checked = try JobQueue.check(spec) { try ModelChecks.validate($0, loraDirectory: folder) }
         if let picture { try InitImageStore.store(picture, storage: root) }
         let submission = try db.queue().submit(checked)
         if output.json {
@@ -122,5 +134,30 @@ struct Submit: ParsableCommand {
         } else {
             print("batch \(submission.batchID): \(submission.jobCount) job\(submission.jobCount == 1 ? "" : "s") queued")
         }
+    }
+
+    /// `--lora FILE:W1,W2` flags → the LoRA sets of the grid: every combination of one weight per file, a weight of 0
+    /// leaving that file out; nil without flags.
+    /// - Throws: `RenderFormatError.invalid(.lora, …)` for a malformed flag or a weight out of range.
+    static func loraSets(_ flags: [String]) throws(RenderFormatError) -> [[LoRAReference]]? {
+        guard !flags.isEmpty else { return nil }
+        var sets: [[LoRAReference]] = [[]]
+        for flag in flags {
+            var path = flag, weights = [1.0]
+            if let colon = flag.lastIndex(of: ":") {
+                let list = flag[flag.index(after: colon)...].split(separator: ",", omittingEmptySubsequences: false)
+                let parsed = list.map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                if !list.isEmpty, parsed.allSatisfy({ $0 != nil }) {
+                    path = String(flag[..<colon])
+                    weights = parsed.map { $0! }
+                } else if list.contains(where: { $0.contains(where: \.isNumber) }) {
+                    throw .invalid(.lora, "'\(flag)' has weights that are not numbers; write FILE:0.5,1")
+                }
+            }
+            guard !path.isEmpty else { throw .invalid(.lora, "'\(flag)' names no file; write FILE:WEIGHT") }
+            for w in weights { try RenderLimits.validate(loraWeight: w) }
+            sets = sets.flatMap { set in weights.map { w in w == 0 ? set : set + [LoRAReference(path: path, weight: w)] } }
+        }
+        return sets
     }
 }

@@ -48,6 +48,8 @@ struct RenderCommandTests {
         (["--steps", "0"], "--steps must be between 1 and 1000"),
         (["--steps", "1001"], "--steps must be between 1 and 1000"),
         (["--cfg-scale", "inf"], "finite"),
+        (["--prompt-syntax", "compel"], "--prompt-syntax 'compel' is unknown"),
+        (["--prompt-syntax", "a1111", "--prompt", "(cat:1.2.3)"], "'1.2.3'"),
     ])
     func badInput(extra: [String], message: String) throws {
         let dir = try ScratchDirectory(prefix: "sdfarm-cli")

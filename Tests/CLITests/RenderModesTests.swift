@@ -63,7 +63,7 @@ struct RenderModesTests {
         (["--prompt", "x", "--init-image", "NOTPNG"], "is not a PNG file"),
         (["--prompt", "x", "--init-image", "/no/such.png"], "does not exist"),
         (["--prompt", "x", "--strength", "0.5"], "--strength only applies with --init-image"),
-        (["--prompt", "x", "--sampler", "heun"], "known samplers: ddim, euler, euler_a, pndm, lms, dpmpp_2m, dpmpp_2m_karras"),
+        (["--prompt", "x", "--sampler", "heun"], "known samplers: ddim, euler, euler_a, pndm, lms, dpmpp_2m, dpmpp_2m_karras, lcm"),
         (["--interpolate", "a", "b", "--frames", "1", "--output-dir", "DIR"], "--frames must be between 2 and 10000"),
         (["--interpolate", "a", "--frames", "3", "--output-dir", "DIR"], "exactly two prompts"),
         (["--interpolate", "a", "b", "--output-dir", "DIR"], "needs --frames"),

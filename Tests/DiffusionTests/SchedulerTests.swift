@@ -79,7 +79,7 @@ import Tensor
         #expect(worstAlpha <= 1e-6, "worst ᾱ relative Δ \(worstAlpha)")
     }
 
-    @Test("four-step trajectories with fake model outputs match diffusers", arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"], SamplerKind.allCases)
+    @Test("four-step trajectories with fake model outputs match diffusers", arguments: ["tiny-sd-a", "tiny-sd-b", "tiny-sd-c"], SamplerKind.allCases.filter { $0 != .lcm })
     func fourStepTrajectoriesWithFakeModelOutputsMatchDiffusers(config name: String, sampler: SamplerKind) throws {
         // Relative Δ = |Δ| / max(|ref|, 1). Observed (x86-64, this machine), worst relative / max |Δ|:
         // tiny-sd-a ddim 6.2e-7 / 2.9e-6, euler 2.4e-7 / 3.8e-6, euler_a 3.0e-7 / 3.8e-6 (includes the RNG's

@@ -34,6 +34,9 @@ struct FarmDiffusionTests {
         let img2img = RenderRequest(job: Self.job(.img2img(input, strength: 0.5)), initImage: picture)
         #expect(img2img.initImage == InitImage(image: picture, strength: 0.5))
         #expect(img2img.interpolation == nil)
+        var a1111 = Self.job()
+        a1111.promptSyntax = .a1111
+        #expect(RenderRequest(job: a1111, initImage: nil).promptSyntax == .a1111 && plain.promptSyntax == .diffusers)
     }
 
     @Test("submit-time model checks read the model's config and name the input that does not fit it")
@@ -45,6 +48,18 @@ struct FarmDiffusionTests {
         var missing = Self.job()
         missing.model = "/nonexistent/model"
         #expect(throws: ModelError.self) { try ModelChecks.validate(missing) }
+        var badWeight = Self.job()
+        badWeight.promptSyntax = .a1111
+        badWeight.negativePrompt = "(blurry:1..2)"
+        #expect { try ModelChecks.validate(badWeight) } throws: { ($0 as? RenderFormatError)?.input == .negativePrompt }
+        badWeight.promptSyntax = .diffusers
+        try ModelChecks.validate(badWeight)
+        var lcm = Self.job()
+        lcm.sampler = .lcm
+        lcm.steps = 51
+        #expect { try ModelChecks.validate(lcm) } throws: { "\($0)".contains("original_inference_steps = 50") }
+        lcm.steps = 4
+        try ModelChecks.validate(lcm)
     }
 
     @Test("the worker's renderer gives exactly the engine's PNG for the mapped request, and reports progress")
@@ -77,5 +92,55 @@ struct FarmDiffusionTests {
         let other = try Data(contentsOf: Self.fixtures.appendingPathComponent("reference/tiny-sd-a/init-rgb.png"))
         try other.write(to: URL(fileURLWithPath: storage + "/" + input.storagePath))
         #expect(throws: PermanentRenderError.self) { _ = try renderer.render(job) { _, _ in true } }
+    }
+
+    static let loraFolder = fixtures.appendingPathComponent("lora").path
+
+    @Test("LoRAs on a worker: tags resolve in its folder; a LoRA missing there or outside it is a worker fault, not the job's")
+    func lorasOnAWorker() throws {
+        var tagged = Self.job()
+        tagged.prompt = "<lora:kohya-locon:0.5> a red circle"
+        let renderer = DiffusionJobRenderer(storage: NSTemporaryDirectory(), loraDirectory: Self.loraFolder, logger: Logger(label: "test"))
+        let png = try renderer.render(tagged) { _, _ in true }
+        let pipeline = try renderer.pipeline(for: Self.model)
+        let explicit = RenderRequest(job: tagged, initImage: nil)
+        var withLoRA = explicit
+        withLoRA.loras = [LoRAReference(path: Self.loraFolder + "/kohya-locon.safetensors", weight: 0.5)]
+        #expect(png == (try pipeline.renderPNG(withLoRA)))
+        #expect(png != (try pipeline.renderPNG(explicit)))
+        let text = try PNGCodec.decode(png).text.first { $0.key == "parameters" }?.value ?? ""
+        #expect(text.contains("Lora hashes: \"kohya-locon: "), "\(text)")
+
+        let empty = try ScratchDirectory(prefix: "loras")
+        defer { empty.remove() }
+        let elsewhere = DiffusionJobRenderer(storage: NSTemporaryDirectory(), loraDirectory: empty.path, logger: Logger(label: "test"))
+        #expect(throws: WorkerFault.self) { _ = try elsewhere.render(tagged) { _, _ in true } }
+        var explicitJob = Self.job()
+        explicitJob.loras = [LoRAReference(path: Self.loraFolder + "/peft.safetensors", weight: 0.8)]
+        #expect(throws: WorkerFault.self) { _ = try elsewhere.render(explicitJob) { _, _ in true } }
+        let none = DiffusionJobRenderer(storage: NSTemporaryDirectory(), logger: Logger(label: "test"))
+        #expect(throws: WorkerFault.self) { _ = try none.render(explicitJob) { _, _ in true } }
+        _ = try renderer.render(explicitJob) { _, _ in true }
+    }
+
+    @Test("submit-time LoRA checks: the file must exist and fit the model, tags need the folder and a known name")
+    func loraChecks() throws {
+        var job = Self.job()
+        job.loras = [LoRAReference(path: Self.loraFolder + "/kohya-locon.safetensors", weight: 1)]
+        try ModelChecks.validate(job)
+        var wrong = job
+        wrong.model = Self.fixtures.appendingPathComponent("models/tiny-sd-b").path
+        wrong.width = 32
+        wrong.height = 32
+        #expect { try ModelChecks.validate(wrong) } throws: { "\($0)".contains("another architecture") }
+        var missing = Self.job()
+        missing.loras = [LoRAReference(path: "/nonexistent/x.safetensors", weight: 1)]
+        #expect { try ModelChecks.validate(missing) } throws: { ($0 as? RenderFormatError)?.input == .lora }
+        var tagged = Self.job()
+        tagged.prompt = "<lora:nope:0.5> a cat"
+        #expect { try ModelChecks.validate(tagged, loraDirectory: Self.loraFolder) } throws: { "\($0)".contains("LoRA 'nope' is not in") }
+        #expect { try ModelChecks.validate(tagged) } throws: { "\($0)".contains("--lora-dir") }
+        tagged.prompt = "<lora:peft:0.5> a cat"
+        try ModelChecks.validate(tagged, loraDirectory: Self.loraFolder)
     }
 }

@@ -29,6 +29,13 @@ extension FarmIntegrationTests {
             (["submit", "--database", db.url, "--model", db.dir.appendingPathComponent("m.ckpt").path, "--prompt", "x"], ".ckpt"),
             (base, "--prompt"),
             (base + ["--prompt", "x", "--max-attempts", "0"], "--max-attempts"),
+            (base + ["--prompt", "x", "--prompt-syntax", "compel"], "--prompt-syntax 'compel' is unknown"),
+            (base + ["--prompt", "a (cat:1.2.3)", "--prompt-syntax", "a1111"], "'1.2.3'"),
+            (base + ["--prompt", "x", "--lora", "/nonexistent/style.safetensors:0.5"], "--lora file /nonexistent/style.safetensors does not exist"),
+            (base + ["--prompt", "x", "--lora", "style.safetensors:0.5,11"], "--lora weight must be a finite number from -10 to 10, got 11"),
+            (base + ["--prompt", "<lora:nope:0.5> x", "--lora-dir", RepositoryPaths.fixture("lora")], "LoRA 'nope' is not in"),
+            (base + ["--prompt", "<lora:nope:0.5> x"], "--lora-dir"),
+            (base + ["--prompt", "x", "--lora", RepositoryPaths.fixture("lora/kohya-locon.safetensors")], "another architecture"),
         ]
         for (args, mention) in cases {
             let r = try Harness.run("sdfarm", args)

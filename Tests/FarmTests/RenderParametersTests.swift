@@ -31,6 +31,8 @@ struct RenderParametersTests {
         (#"{"kind":"interpolate","extra":{"prompt_b":"b","frame":"x","frames":"3"}}"#, "extra.frame"),
         (#"{"kind":"interpolate","extra":{"prompt_b":"b","frame":"1","frames":"3","interpolation":"cubic"}}"#, "extra.interpolation"),
         (#"{"kind":"txt2img","sampler":"heun","extra":{}}"#, "field sampler"),
+        (#"{"kind":"txt2img","extra":{"prompt_syntax":"compel"}}"#, "extra.prompt_syntax"),
+        (#"{"kind":"txt2img","extra":{"loras":"x.safetensors"}}"#, "extra.loras"),
     ])
     func badStoredJobsNameTheField(partial: String, field: String) throws {
         var object = try #require(try JSONSerialization.jsonObject(with: Data(partial.utf8)) as? [String: Any])
@@ -39,6 +41,33 @@ struct RenderParametersTests {
         object.merge(base) { mine, _ in mine }
         let data = try JSONSerialization.data(withJSONObject: object)
         #expect { _ = try JSONDecoder().decode(RenderParameters.self, from: data) } throws: { "\($0)".contains(field) }
+    }
+
+    @Test("the prompt syntax is stored with the job; a row without it is a diffusers job", arguments: PromptSyntax.allCases)
+    func promptSyntaxIsStored(syntax: PromptSyntax) throws {
+        let p = RenderParameters(model: "/m", prompt: "(a:1.2)", seed: 1, steps: 4, sampler: .ddim, cfgScale: 7.5, width: 64, height: 64,
+                                 promptSyntax: syntax)
+        let json = try JSONEncoder().encode(p)
+        #expect(try JSONDecoder().decode(RenderParameters.self, from: json).promptSyntax == syntax)
+        #expect(p.storedExtra["prompt_syntax"] == (syntax == .diffusers ? nil : syntax.rawValue))
+        let old = #"{"kind":"txt2img","model":"/m","prompt":"a","negative_prompt":"","seed":1,"steps":4,"sampler":"ddim","cfg_scale":7.5,"width":64,"height":64,"extra":{}}"#
+        #expect(try JSONDecoder().decode(RenderParameters.self, from: Data(old.utf8)).promptSyntax == .diffusers)
+    }
+
+    @Test("LoRAs are stored with the job, and a grid's LoRA sets are an axis")
+    func lorasAreStoredAndAGridAxis() throws {
+        let sets: [[LoRAReference]] = [[], [LoRAReference(path: "/l/a.safetensors", weight: 0.5)],
+                                       [LoRAReference(path: "/l/a.safetensors", weight: 1), LoRAReference(path: "/l/b.safetensors", weight: -0.3)]]
+        let spec = GridSpec(model: "/m", prompts: ["a", "b"], seeds: [1, 2], loraSets: sets)
+        #expect(spec.jobCount == 12)
+        let jobs = try spec.expand()
+        #expect(jobs.count == 12 && jobs.prefix(3).map(\.loras) == sets)
+        for job in jobs {
+            #expect(try JSONDecoder().decode(RenderParameters.self, from: try JSONEncoder().encode(job)) == job)
+        }
+        var bad = jobs[1]
+        bad.loras[0].weight = 11
+        #expect { try bad.validate() } throws: { ($0 as? RenderFormatError)?.input == .lora }
     }
 
     @Test("limits are checked once, through RenderLimits, and name the input")

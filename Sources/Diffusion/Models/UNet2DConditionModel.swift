@@ -20,6 +20,8 @@ public struct UNet2DConditionModel: Sendable {
     }
 
     let timeLinear1: Linear, timeLinear2: Linear
+    /// `time_embedding.cond_proj` (no bias) of an LCM-distilled UNet.
+    let timeCondProj: Linear?
     let convIn: Conv2d
     let down: [DownBlock]
     let midResnet1: ResnetBlock2D, midAttention: Transformer2DModel, midResnet2: ResnetBlock2D
@@ -36,6 +38,7 @@ public struct UNet2DConditionModel: Sendable {
         let groups = config.normGroups, eps = config.normEps
         timeLinear1 = try Linear(w["time_embedding.linear_1"], in: ch[0], out: temb)
         timeLinear2 = try Linear(w["time_embedding.linear_2"], in: temb, out: temb)
+        timeCondProj = try config.timeCondProjDim.map { try Linear(w["time_embedding.cond_proj"], in: $0, out: ch[0], bias: false) }
         convIn = try Conv2d(w["conv_in"], in: config.inChannels, out: ch[0], kernel: 3, padding: 1)
 
         func transformer(_ scope: Weights, _ channels: Int, _ heads: Int) throws -> Transformer2DModel {
@@ -113,17 +116,38 @@ public struct UNet2DConditionModel: Sendable {
         return Tensor(shape: [batch, dim], values: Array((0..<batch).map { _ in row }.joined()))
     }
 
-    /// Predicts the noise (or v) for latents `x` [B, C, h, w] at timestep `t` given `context` [B, 77, D].
+    /// diffusers' `get_guidance_scale_embedding(w, embedding_dim)` (pipeline_stable_diffusion.py, float32):
+    /// `[sin(1000·w·f_k), cos(1000·w·f_k)]` with `f_k = exp(−k·ln(10000)/(dim/2 − 1))`, [batch, dim].
+    public static func guidanceScaleEmbedding(_ w: Float, dim: Int, batch: Int) -> Tensor {
+        let half = dim / 2
+        let scaled = w * 1000
+        let step = Float(log(10000.0)) / Float(half - 1)
+        var row = [Float](repeating: 0, count: dim)
+        for k in 0..<half {
+            let freq = expf(Float(k) * -step)
+            let arg = scaled * freq
+            row[k] = sinf(arg)
+            row[half + k] = cosf(arg)
+        }
+        return Tensor(shape: [batch, dim], values: Array((0..<batch).map { _ in row }.joined()))
+    }
+
+    /// Predicts the noise (or v) for latents `x` [B, C, h, w] at timestep `t` given `context` [B, N, D].
+    /// - Parameter timestepCond: an LCM-distilled UNet's guidance embedding [B, time_cond_proj_dim]
+    ///   (`guidanceScaleEmbedding`), added to the sinusoidal time embedding through `cond_proj`.
     ///
     /// With `sharePrefix` (the default), a batch made of two identical halves — classifier-free guidance's
     /// [x, x] — computes everything before the first cross-attention once (conv_in, the first ResNet, the
-    /// first transformer's self-attention) and copies it: the same operations on the same values, so the
-    /// same result (tested bit for bit against `sharePrefix: false`).
-    public func callAsFunction(_ x: Tensor, timestep t: Float, context: Tensor, sharePrefix: Bool = true) -> Tensor {
+    /// first transformer's self-attention) and copies it: the same operations on the same values; only
+    /// GEMM blocking over a different batch size changes the rounding (tested against `sharePrefix: false`).
+    public func callAsFunction(_ x: Tensor, timestep t: Float, context: Tensor, timestepCond: Tensor? = nil,
+                               sharePrefix: Bool = true) -> Tensor {
         let batch = x.shape[0]
-        let emb = Kernels.silu(timeLinear2(Kernels.silu(timeLinear1(timestepEmbedding(t, batch: batch)))))
+        var sinusoid = timestepEmbedding(t, batch: batch)
+        if let timeCondProj, let timestepCond { sinusoid = sinusoid + timeCondProj(timestepCond) }
+        let emb = Kernels.silu(timeLinear2(Kernels.silu(timeLinear1(sinusoid))))
         let shared = sharePrefix && down.first.map { !$0.attentions.isEmpty && !$0.resnets.isEmpty } == true
-            && x.hasIdenticalBatchParts(2)
+            && x.hasIdenticalBatchParts(2) && emb.hasIdenticalBatchParts(2)
         var h: Tensor
         var skips: [Tensor]
         var first = 0   // resnets of the first down block already done

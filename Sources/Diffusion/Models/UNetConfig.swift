@@ -19,6 +19,9 @@ public struct UNetConfig: Sendable, Equatable, Decodable {
     /// Time embedding: `[cos, sin]` order when true (SD), and the frequency shift.
     public var flipSinToCos: Bool = true
     public var freqShift: Double = 0
+    /// LCM-distilled UNets: the width of the guidance-scale embedding added to the time embedding
+    /// (`time_cond_proj_dim`); nil for ordinary UNets.
+    public var timeCondProjDim: Int?
 
     public init(sampleSize: Int, inChannels: Int, outChannels: Int, blockOutChannels: [Int], downHasAttention: [Bool],
                 upHasAttention: [Bool], layersPerBlock: Int, heads: [Int], crossAttentionDim: Int, normGroups: Int,
@@ -86,6 +89,10 @@ public struct UNetConfig: Sendable, Equatable, Decodable {
         midHasAttention = true
         flipSinToCos = try c("flip_sin_to_cos", default: true)
         freqShift = try c("freq_shift", default: 0 as Double)
+        timeCondProjDim = try c.optional("time_cond_proj_dim", as: Int.self)
+        if let d = timeCondProjDim, d <= 0 {
+            throw ModelError(code: .badConfig, origin: c.path, tensor: "time_cond_proj_dim", message: "must be positive, got \(d)")
+        }
         for key in ["class_embed_type", "addition_embed_type", "encoder_hid_dim"] where c.has(key) {
             throw ModelError(code: .unsupported, origin: c.path, tensor: key, message: "SDXL-style conditioning is not supported")
         }

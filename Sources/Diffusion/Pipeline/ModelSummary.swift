@@ -8,6 +8,8 @@ public struct ModelSummary: Sendable, Equatable {
     public let vaeFactor: Int
     public let defaultWidth: Int
     public let defaultHeight: Int
+    /// The scheduler config renders start from (SD 1.5's when the model has none).
+    public var schedulerConfig: SchedulerConfig = .stableDiffusion15
 
     /// Inspects a diffusers folder or a single `.safetensors` checkpoint.
     ///
@@ -28,13 +30,17 @@ public struct ModelSummary: Sendable, Equatable {
                 throw ModelError(code: .missingFile, origin: tokenizer, message: "no tokenizer (vocab.json + merges.txt or tokenizer.json)")
             }
             let size = unet.sampleSize * vae.downsampleFactor
-            return ModelSummary(name: URL(fileURLWithPath: path).standardized.lastPathComponent, vaeFactor: vae.downsampleFactor,
-                                defaultWidth: size, defaultHeight: size)
+            var summary = ModelSummary(name: URL(fileURLWithPath: path).standardized.lastPathComponent, vaeFactor: vae.downsampleFactor,
+                                       defaultWidth: size, defaultHeight: size)
+            let scheduler = sub("scheduler/scheduler_config.json")
+            if FileManager.default.fileExists(atPath: scheduler) { summary.schedulerConfig = try SchedulerConfig.load(path: scheduler) }
+            return summary
         }
         let file = try SafeTensorsFile(path: path)
         let checkpoint = try SingleFileCheckpoint(source: file, names: file.names)
         let size = checkpoint.unetConfig.sampleSize * checkpoint.vaeConfig.downsampleFactor
         return ModelSummary(name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
-                            vaeFactor: checkpoint.vaeConfig.downsampleFactor, defaultWidth: size, defaultHeight: size)
+                            vaeFactor: checkpoint.vaeConfig.downsampleFactor, defaultWidth: size, defaultHeight: size,
+                            schedulerConfig: checkpoint.isOpenCLIP ? .stableDiffusion21 : .stableDiffusion15)
     }
 }

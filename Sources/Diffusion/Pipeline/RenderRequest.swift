@@ -17,10 +17,15 @@ public struct RenderRequest: Sendable, Equatable {
     public var initImage: InitImage?
     /// Prompt interpolation: the conditioning moves from `prompt` towards `interpolation.target`.
     public var interpolation: PromptInterpolation?
+    /// How the prompts are tokenized (diffusers' plain 77 tokens, or A1111's syntax and chunks).
+    public var promptSyntax: PromptSyntax
+    /// LoRAs merged into the model for this render (from `--lora` and the prompt's resolved `<lora:…>` tags).
+    public var loras: [LoRAReference]
 
     public init(prompt: String, negativePrompt: String = "", seed: UInt64, steps: Int, sampler: SamplerKind,
                 cfgScale: Float, width: Int, height: Int, initImage: InitImage? = nil,
-                interpolation: PromptInterpolation? = nil) {
+                interpolation: PromptInterpolation? = nil, promptSyntax: PromptSyntax = .default,
+                loras: [LoRAReference] = []) {
         self.prompt = prompt
         self.negativePrompt = negativePrompt
         self.seed = seed
@@ -31,6 +36,8 @@ public struct RenderRequest: Sendable, Equatable {
         self.height = height
         self.initImage = initImage
         self.interpolation = interpolation
+        self.promptSyntax = promptSyntax
+        self.loras = loras
     }
 
     /// Checks the parameters against a model's constraints, through the limits every layer shares.
@@ -47,6 +54,7 @@ public struct RenderRequest: Sendable, Equatable {
             }
         }
         if let interpolation { try RenderLimits.validate(interpolationPosition: interpolation.t) }
+        for lora in loras { try RenderLimits.validate(loraWeight: lora.weight) }
     }
 }
 

@@ -16,6 +16,12 @@ public final class StableDiffusionModel: Sendable {
     public let schedulerConfig: SchedulerConfig
     /// A1111-style short hash of the weights (first 10 hex digits of SHA-256 of the UNet file or single file).
     public let hash: String
+    /// The LoRAs merged into `unet` and `textEncoder` (none for a model as loaded).
+    public let loras: [(file: LoRAFile, weight: Float)]
+    /// The UNet's and text encoder's weights as loaded (memory-mapped) with their names, kept so that a LoRA set
+    /// is merged without reading the model again.
+    let unetWeights: (source: any WeightSource, names: [String])?
+    let textWeights: (source: any WeightSource, names: [String])?
 
     /// Pixels per latent cell.
     public var vaeFactor: Int { vae.config.downsampleFactor }
@@ -23,7 +29,8 @@ public final class StableDiffusionModel: Sendable {
     public var defaultSize: (width: Int, height: Int) { (unet.config.sampleSize * vaeFactor, unet.config.sampleSize * vaeFactor) }
 
     init(path: String, name: String, tokenizer: CLIPTokenizer, textEncoder: CLIPTextModel, unet: UNet2DConditionModel,
-         vae: AutoencoderKL, schedulerConfig: SchedulerConfig, hash: String) {
+         vae: AutoencoderKL, schedulerConfig: SchedulerConfig, hash: String, loras: [(file: LoRAFile, weight: Float)] = [],
+         unetWeights: (source: any WeightSource, names: [String])? = nil, textWeights: (source: any WeightSource, names: [String])? = nil) {
         self.path = path
         self.name = name
         self.tokenizer = tokenizer
@@ -32,6 +39,26 @@ public final class StableDiffusionModel: Sendable {
         self.vae = vae
         self.schedulerConfig = schedulerConfig
         self.hash = hash
+        self.loras = loras
+        self.unetWeights = unetWeights
+        self.textWeights = textWeights
+    }
+
+    /// This model with `loras` (file and weight each) merged into the UNet and the text encoder, as diffusers'
+    /// `load_lora_weights` + `set_adapters(weights)` apply them (the weight scales both). The VAE, tokenizer and the
+    /// loaded base weights are shared; nothing is read from the model's files again.
+    /// - Throws: `ModelError` when a LoRA does not fit this model (another architecture).
+    public func applying(loras: [(file: LoRAFile, weight: Float)]) throws -> StableDiffusionModel {
+        guard let unetWeights, let textWeights else {
+            throw ModelError(code: .unsupported, origin: path, message: "this model was not loaded from files, so LoRAs cannot be merged into it")
+        }
+        guard !loras.isEmpty else { return self }
+        let unetDeltas = try LoRAMergedWeights.deltas(loras, component: .unet, base: unetWeights.source, names: unetWeights.names)
+        let textDeltas = try LoRAMergedWeights.deltas(loras, component: .textEncoder, base: textWeights.source, names: textWeights.names)
+        let mergedUNet = try UNet2DConditionModel(config: unet.config, weights: Weights(LoRAMergedWeights(base: unetWeights.source, deltas: unetDeltas)))
+        let mergedText = try CLIPTextModel(config: textEncoder.config, weights: Weights(LoRAMergedWeights(base: textWeights.source, deltas: textDeltas)))
+        return StableDiffusionModel(path: path, name: name, tokenizer: tokenizer, textEncoder: mergedText, unet: mergedUNet, vae: vae,
+                                    schedulerConfig: schedulerConfig, hash: hash, loras: loras, unetWeights: unetWeights, textWeights: textWeights)
     }
 
     /// Folder with the CLIP vocabulary used for single-file checkpoints: `$SDFARM_CLIP_VOCAB`, else
@@ -96,7 +123,8 @@ public final class StableDiffusionModel: Sendable {
             textEncoder: try CLIPTextModel(config: textConfig, weights: Weights(textFile)),
             unet: try UNet2DConditionModel(config: unetConfig, weights: Weights(unetFile)),
             vae: try AutoencoderKL(config: vaeConfig, weights: Weights(vaeFile)),
-            schedulerConfig: scheduler, hash: try GenerationParameters.modelHash(path: unetFile.path))
+            schedulerConfig: scheduler, hash: try GenerationParameters.modelHash(path: unetFile.path),
+            unetWeights: (unetFile, unetFile.names), textWeights: (textFile, textFile.names))
     }
 
     static func loadSingleFile(_ path: String) throws -> StableDiffusionModel {
@@ -109,10 +137,12 @@ public final class StableDiffusionModel: Sendable {
         }
         return StableDiffusionModel(
             path: path, name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
-            tokenizer: try CLIPTokenizer.load(directory: vocab),
+            // SD 2.x (OpenCLIP) pads with '!' (id 0), as its diffusers tokenizer does.
+            tokenizer: try CLIPTokenizer.load(directory: vocab, padToken: checkpoint.isOpenCLIP ? "!" : nil),
             textEncoder: try CLIPTextModel(config: checkpoint.textConfig, weights: Weights(checkpoint.textEncoder)),
             unet: try UNet2DConditionModel(config: checkpoint.unetConfig, weights: Weights(checkpoint.unet)),
             vae: try AutoencoderKL(config: checkpoint.vaeConfig, weights: Weights(checkpoint.vae)),
-            schedulerConfig: .stableDiffusion15, hash: try GenerationParameters.modelHash(path: path))
+            schedulerConfig: checkpoint.isOpenCLIP ? .stableDiffusion21 : .stableDiffusion15, hash: try GenerationParameters.modelHash(path: path),
+            unetWeights: (checkpoint.unet, checkpoint.unet.names), textWeights: (checkpoint.textEncoder, checkpoint.textEncoder.names))
     }
 }

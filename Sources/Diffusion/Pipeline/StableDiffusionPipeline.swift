@@ -26,38 +26,142 @@ public final class StableDiffusionPipeline: Sendable {
     private let embeddingCache = Mutex(EmbeddingCache())
     /// How many prompt embeddings to keep (workers render grids that reuse prompts).
     public let embeddingCacheSize: Int
+    /// The pipeline of the model as loaded, for a pipeline with LoRAs merged (nil: this is it).
+    private let base: StableDiffusionPipeline?
+    /// Pipelines with LoRA sets merged, by set, most recently used last; and the parsed LoRA files by path.
+    private struct LoRACache {
+        var pipelines: [(key: [LoRAReference], pipeline: StableDiffusionPipeline)] = []
+        var files: [String: LoRAFile] = [:]
+    }
+    private let loraCache = Mutex(LoRACache())
+    /// How many LoRA sets stay merged at once (each holds its own UNet and text encoder).
+    public static let loraSetsKept = 3
 
     /// - Parameter embeddingCacheSize: how many prompt embeddings `encode` keeps.
     public init(model: StableDiffusionModel, logger: Logger = Logger(label: "sdfarm.pipeline"), embeddingCacheSize: Int = 64) {
         self.model = model
         self.logger = logger
         self.embeddingCacheSize = embeddingCacheSize
+        self.base = nil
     }
 
-    /// The text encoder's `last_hidden_state` for `text`, [1, 77, D], cached by text.
-    public func encode(_ text: String) throws -> Tensor {
-        if let hit = embeddingCache.withLock({ $0.embeddings[text] }) { return hit }
-        let tokens = model.tokenizer.tokenize(text, maxLength: model.textEncoder.config.maxPositions)
-        if tokens.truncatedTokens > 0 {
-            logger.warning("prompt is longer than the text encoder's \(model.textEncoder.config.maxPositions) tokens; the end was dropped",
-                           metadata: ["dropped.tokens": "\(tokens.truncatedTokens)", "prompt": "\(text.prefix(80))"])
+    private init(derivedFrom base: StableDiffusionPipeline, model: StableDiffusionModel) {
+        self.model = model
+        self.logger = base.logger
+        self.embeddingCacheSize = base.embeddingCacheSize
+        self.base = base
+    }
+
+    /// This model with `loras` merged (the pipeline itself for none), merged once per set and kept for the next
+    /// `loraSetsKept` sets; the base weights are shared, never read again.
+    /// - Throws: `ModelError` when a LoRA file is missing, unreadable, or for another architecture.
+    public func withLoRAs(_ loras: [LoRAReference]) throws -> StableDiffusionPipeline {
+        let root = base ?? self
+        if loras.isEmpty { return root }
+        if let hit = root.loraCache.withLock({ cache -> StableDiffusionPipeline? in
+            guard let i = cache.pipelines.firstIndex(where: { $0.key == loras }) else { return nil }
+            let entry = cache.pipelines.remove(at: i)
+            cache.pipelines.append(entry)
+            return entry.pipeline
+        }) { return hit }
+        let files = try loras.map { ref -> (file: LoRAFile, weight: Float) in
+            if let file = root.loraCache.withLock({ $0.files[ref.path] }) { return (file, Float(ref.weight)) }
+            guard FileManager.default.fileExists(atPath: ref.path) else {
+                throw ModelError(code: .missingFile, origin: ref.path, message: "LoRA file \(ref.path) does not exist")
+            }
+            let file = try LoRAFile(path: ref.path)
+            root.loraCache.withLock { $0.files[ref.path] = file }
+            return (file, Float(ref.weight))
         }
-        let embedding = try model.textEncoder([tokens.ids])
+        let started = Date()
+        let derived = StableDiffusionPipeline(derivedFrom: root, model: try root.model.applying(loras: files))
+        logger.info("merged LoRAs", metadata: ["loras": "\(loras.map { "\($0.name):\($0.weight)" })",
+                                               "seconds": "\(String(format: "%.2f", Date().timeIntervalSince(started)))"])
+        root.loraCache.withLock { cache in
+            cache.pipelines.append((loras, derived))
+            if cache.pipelines.count > Self.loraSetsKept { cache.pipelines.removeFirst() }
+        }
+        return derived
+    }
+
+    /// The pipeline a request renders with: this one, or the one with the request's LoRAs merged.
+    func pipeline(for request: RenderRequest) throws -> StableDiffusionPipeline {
+        let current = model.loras.map { LoRAReference(path: $0.file.path, weight: Double($0.weight)) }
+        return current == request.loras ? self : try withLoRAs(request.loras)
+    }
+
+    /// The conditioning for `text`, cached by text and syntax: with `.diffusers` the text encoder's
+    /// `last_hidden_state` [1, 77, D] of the text truncated to 77 tokens; with `.a1111` the A1111 chunks
+    /// ([1, 77·k, D], see `encodeA1111`).
+    /// - Throws: `RenderFormatError` for an A1111 weight that is not a number.
+    public func encode(_ text: String, syntax: PromptSyntax = .diffusers) throws -> Tensor {
+        let key = syntax == .diffusers ? text : "\(syntax.rawValue)\u{0}\(text)"
+        if let hit = embeddingCache.withLock({ $0.embeddings[key] }) { return hit }
+        let embedding: Tensor
+        switch syntax {
+        case .diffusers:
+            let tokens = model.tokenizer.tokenize(text, maxLength: model.textEncoder.config.maxPositions)
+            if tokens.truncatedTokens > 0 {
+                logger.warning("prompt is longer than the text encoder's \(model.textEncoder.config.maxPositions) tokens; the end was dropped",
+                               metadata: ["dropped.tokens": "\(tokens.truncatedTokens)", "prompt": "\(text.prefix(80))"])
+            }
+            embedding = try model.textEncoder([tokens.ids])
+        case .a1111:
+            embedding = try encodeA1111(PromptChunks(try A1111PromptParser.parse(text), tokenizer: model.tokenizer,
+                                                     chunkLength: model.textEncoder.config.maxPositions - 2))
+        }
         let limit = embeddingCacheSize
         embeddingCache.withLock { cache in
-            cache.embeddings[text] = embedding
-            cache.order.append(text)
+            cache.embeddings[key] = embedding
+            cache.order.append(key)
             if cache.order.count > limit { cache.embeddings[cache.order.removeFirst()] = nil }
         }
         return embedding
     }
 
+    /// A1111's conditioning for prompt chunks: each chunk encoded on its own, its hidden states multiplied by
+    /// the token weights and rescaled so their mean is the unweighted mean (emphasis "Original",
+    /// stable-diffusion-webui `modules/sd_emphasis.py` `EmphasisOriginal`), the chunks concatenated along the
+    /// tokens: [1, 77·k, D].
+    public func encodeA1111(_ chunks: PromptChunks) throws -> Tensor {
+        let z = try model.textEncoder(chunks.tokens)
+        let n = z.dim(1), d = z.dim(2)
+        return Tensor(shape: [1, chunks.tokens.count * n, d]) { out in
+            z.withUnsafeBufferPointer { src in
+                for (c, weights) in chunks.multipliers.enumerated() {
+                    let base = c * n * d
+                    var before = 0.0, after = 0.0
+                    for p in 0..<n {
+                        let w = weights[p]
+                        for i in 0..<d {
+                            let v = src[base + p * d + i]
+                            before += Double(v)
+                            let weighted = v * w
+                            out[base + p * d + i] = weighted
+                            after += Double(weighted)
+                        }
+                    }
+                    let count = Double(n * d)
+                    let scale = Float(before / count) / Float(after / count)
+                    for i in base..<(base + n * d) { out[i] *= scale }
+                }
+            }
+        }
+    }
+
     /// The conditioning a request renders with: the prompt's embedding, or for an interpolation frame
     /// the interpolation between the prompt's and the target's embeddings.
+    /// - Throws: `ModelError.badParameter` when an interpolation's two A1111 prompts have different chunk counts.
     public func conditioning(for request: RenderRequest) throws -> Tensor {
-        let a = try encode(request.prompt)
+        // A1111 removes <lora:…> tags (resolved into request.loras) before encoding.
+        let a = try encode(PromptLoRATags.strip(request.prompt), syntax: request.promptSyntax)
         guard let frame = request.interpolation else { return a }
-        return EmbeddingInterpolation.interpolate(a, try encode(frame.target), t: frame.t, linear: frame.linear)
+        let b = try encode(PromptLoRATags.strip(frame.target), syntax: request.promptSyntax)
+        guard a.shape == b.shape else {
+            throw ModelError(code: .badParameter, origin: "interpolation",
+                             message: "the prompt is \(a.dim(1) / 77) chunks of 75 tokens and the target \(b.dim(1) / 77); interpolation needs the same count (shorten one, or add BREAK to the shorter)")
+        }
+        return EmbeddingInterpolation.interpolate(a, b, t: frame.t, linear: frame.linear)
     }
 
     /// Image-to-image start: the init image encoded by the VAE (latent sampled from `generator`), scaled,
@@ -105,10 +209,21 @@ public final class StableDiffusionPipeline: Sendable {
     ///   - progress: called after every step with (step, total); return false to cancel.
     public func denoise(_ request: RenderRequest, conditioning: Tensor? = nil,
                         progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Tensor {
+        let chosen = try pipeline(for: request)
+        if chosen !== self { return try chosen.denoise(request, conditioning: conditioning, progress: progress) }
         try request.validate(vaeFactor: model.vaeFactor, trainTimesteps: model.schedulerConfig.numTrainTimesteps)
         let cond = try conditioning ?? self.conditioning(for: request)
-        let useCFG = request.cfgScale > 1
-        let context = useCFG ? Tensor.concatenate([try encode(request.negativePrompt), cond]) : cond
+        // An LCM-distilled UNet (time_cond_proj_dim) takes the scale as an embedding of (scale − 1) instead of
+        // classifier-free guidance, as StableDiffusionPipeline does (do_classifier_free_guidance is false then).
+        let guidanceEmbedding = model.unet.config.timeCondProjDim.map {
+            UNet2DConditionModel.guidanceScaleEmbedding(request.cfgScale - 1, dim: $0, batch: 1)
+        }
+        let useCFG = request.cfgScale > 1 && guidanceEmbedding == nil
+        let negative = useCFG ? try encode(request.negativePrompt, syntax: request.promptSyntax) : cond
+        // Equal lengths go through the UNet as one batch [uncond; cond]; A1111 prompts of different chunk counts
+        // as two calls, as A1111 does without its pad_cond_uncond option.
+        let batched = useCFG && negative.shape == cond.shape
+        let context = batched ? Tensor.concatenate([negative, cond]) : cond
         var scheduler = try makeScheduler(request.sampler, config: model.schedulerConfig, steps: request.steps)
         var generator = TorchGenerator(seed: request.seed)
         var (latents, first) = try startingLatents(request, scheduler: scheduler, generator: &generator)
@@ -116,8 +231,15 @@ public final class StableDiffusionPipeline: Sendable {
         let total = timesteps.count - first
         for i in first..<timesteps.count {
             let scaled = scheduler.scaleModelInput(latents, stepIndex: i)
-            let input = useCFG ? Tensor.concatenate([scaled, scaled]) : scaled
-            let predicted = model.unet(input, timestep: timesteps[i], context: context)
+            let predicted: Tensor
+            if batched {
+                predicted = model.unet(Tensor.concatenate([scaled, scaled]), timestep: timesteps[i], context: context)
+            } else if useCFG {
+                predicted = Tensor.concatenate([model.unet(scaled, timestep: timesteps[i], context: negative),
+                                                model.unet(scaled, timestep: timesteps[i], context: cond)])
+            } else {
+                predicted = model.unet(scaled, timestep: timesteps[i], context: cond, timestepCond: guidanceEmbedding)
+            }
             let eps = useCFG ? Self.guidance(predicted, scale: request.cfgScale) : predicted
             latents = scheduler.step(modelOutput: eps, stepIndex: i, sample: latents, generator: &generator)
             if !progress(i - first + 1, total) { throw RenderCancelled(step: i - first + 1) }
@@ -182,6 +304,16 @@ public final class StableDiffusionPipeline: Sendable {
             extra.append(("Interpolate to", frame.target))
             extra.append(("Interpolation t", String(frame.t)))
             extra.append(("Interpolation", frame.linear ? "lerp" : "slerp"))
+        }
+        if !request.loras.isEmpty {
+            // A1111 (extensions-builtin/Lora): "Lora hashes" lists each LoRA's name (":" and "," removed) and short hash.
+            let hashes = request.loras.map { ref -> String in
+                let root = base ?? self
+                let hash = root.loraCache.withLock { $0.files[ref.path]?.shortHash }
+                    ?? (try? LoRAFile.tensorDataHash(path: ref.path)).map { String($0.prefix(12)) } ?? "unknown"
+                return "\(ref.name.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: ",", with: "")): \(hash)"
+            }
+            extra.append(("Lora hashes", hashes.joined(separator: ", ")))
         }
         return GenerationParameters(prompt: request.prompt, negativePrompt: request.negativePrompt, steps: request.steps,
                                     sampler: request.sampler, cfgScale: request.cfgScale, seed: request.seed,

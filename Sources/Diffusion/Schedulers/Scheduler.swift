@@ -41,5 +41,6 @@ public func makeScheduler(_ kind: SamplerKind, config: SchedulerConfig, steps: I
     case .lms: try LMSDiscreteScheduler(config: config, steps: steps)
     case .dpmpp_2m: try DPMSolverMultistepScheduler(config: config, steps: steps, karras: false)
     case .dpmpp_2m_karras: try DPMSolverMultistepScheduler(config: config, steps: steps, karras: true)
+    case .lcm: try LCMScheduler(config: config, steps: steps)
     }
 }

@@ -29,6 +29,12 @@ public struct SchedulerConfig: Sendable, Equatable, Decodable {
     /// DDIM: clamp the predicted x₀ to ±`clipSampleRange`. DDIM's default is true.
     public var clipSample: Bool = true
     public var clipSampleRange: Double = 1.0
+    /// `clip_sample` as the file states it (nil: absent), for classes whose default differs from DDIM's (LCM: false).
+    public var clipSampleStated: Bool?
+    /// LCM: the distillation schedule's length (`original_inference_steps`, default 50).
+    public var originalInferenceSteps: Int = 50
+    /// LCM: the factor on t in the consistency boundary conditions (`timestep_scaling`, default 10).
+    public var timestepScaling: Double = 10
     /// Euler: how sigmas are read between training timesteps.
     public var interpolationType: InterpolationType = .linear
     public var useKarrasSigmas: Bool = false
@@ -64,6 +70,17 @@ public struct SchedulerConfig: Sendable, Equatable, Decodable {
         config.setAlphaToOne = false
         config.stepsOffset = 1
         config.clipSample = false
+        return config
+    }()
+
+    /// SD 2.1's `scheduler/scheduler_config.json` (DDIMScheduler, v-prediction), for single-file SD 2.x checkpoints
+    /// (OpenCLIP text tower), as diffusers' `from_single_file` takes it for them: SD 1.5's betas and offsets with
+    /// `prediction_type` v_prediction.
+    public static let stableDiffusion21: SchedulerConfig = {
+        var config = stableDiffusion15
+        config.className = "DDIMScheduler"
+        config.predictionType = .vPrediction
+        config.clipSampleStated = false
         return config
     }()
 
@@ -117,6 +134,9 @@ public struct SchedulerConfig: Sendable, Equatable, Decodable {
         setAlphaToOne = try c.optional("set_alpha_to_one")
         clipSample = try c("clip_sample", default: clipSample)
         clipSampleRange = try c("clip_sample_range", default: clipSampleRange)
+        clipSampleStated = try c.optional("clip_sample")
+        originalInferenceSteps = try c("original_inference_steps", default: originalInferenceSteps)
+        timestepScaling = try c("timestep_scaling", default: timestepScaling)
         interpolationType = try choice("interpolation_type", InterpolationType.self, strict: false) ?? interpolationType
         useKarrasSigmas = try c("use_karras_sigmas", default: useKarrasSigmas)
         rescaleBetasZeroSNR = try c("rescale_betas_zero_snr", default: rescaleBetasZeroSNR)

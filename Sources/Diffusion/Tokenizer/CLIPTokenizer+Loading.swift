@@ -6,7 +6,9 @@ extension CLIPTokenizer {
     ///
     /// A diffusers model folder is accepted too (its `tokenizer/` subfolder is used).
     /// - Throws: `TokenizerError` when neither layout exists or a file is malformed.
-    public static func load(directory: String) throws -> CLIPTokenizer {
+    /// - Parameter padToken: overrides the folder's pad token (registered as an exact special token, as transformers'
+    ///   `from_pretrained(pad_token:)` does): `!` for SD 2.x single files read with the SD 1.x vocabulary folder.
+    public static func load(directory: String, padToken override: String? = nil) throws -> CLIPTokenizer {
         let fm = FileManager.default
         var folder = URL(fileURLWithPath: directory)
         func has(_ name: String, in url: URL) -> Bool { fm.fileExists(atPath: url.appendingPathComponent(name).path) }
@@ -23,7 +25,11 @@ extension CLIPTokenizer {
             throw TokenizerError(.missingFiles, path: directory,
                                  message: "no CLIP tokenizer here (\(what)); pass a model's tokenizer/ folder, or weights/clip for single-file checkpoints")
         }
-        let specials = try readSpecialTokens(folder)
+        var specials = try readSpecialTokens(folder)
+        if let override {
+            specials.removeAll { $0.role == "pad_token" }
+            specials.append(("pad_token", AddedToken(override, normalized: false)))
+        }
         let padToken = specials.first { $0.role == "pad_token" }?.token.content
         if has("vocab.json", in: folder), has("merges.txt", in: folder) {
             let vocabURL = folder.appendingPathComponent("vocab.json")
@@ -35,8 +41,9 @@ extension CLIPTokenizer {
             var added = [AddedToken("<|startoftext|>", normalized: true), AddedToken("<|endoftext|>", normalized: true)]
             added += specials.map(\.token)
             if padToken == nil { added.append(AddedToken(pad, normalized: false)) }
+            // transformers 5 builds the same pre-tokeniser as CLIP's tokenizer.json (the pattern with the special texts).
             return try CLIPTokenizer(vocabulary: vocabulary, merges: merges, padToken: pad, addedTokens: added,
-                                     patternKeepsSpecialTexts: false, origin: folder.path)
+                                     patternKeepsSpecialTexts: true, origin: folder.path)
         }
         let url = folder.appendingPathComponent("tokenizer.json")
         guard let root = try readJSON(url) as? [String: Any], let model = root["model"] as? [String: Any] else {

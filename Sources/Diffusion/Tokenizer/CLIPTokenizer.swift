@@ -23,8 +23,8 @@ public final class CLIPTokenizer: Sendable {
     private let rawSpecialTokens: [(text: [Unicode.Scalar], id: Int)]
     /// Added tokens matched in the normalised text (`normalized: true`), longest first, with their ids.
     private let normalizedSpecialTokens: [(text: [Unicode.Scalar], id: Int)]
-    /// Whether the pre-tokeniser pattern keeps `<|startoftext|>`/`<|endoftext|>` as single pieces
-    /// (tokenizer.json files spell that out; transformers' vocab + merges build does not).
+    /// Whether the pre-tokeniser pattern starts with `<|startoftext|>`/`<|endoftext|>` as alternatives
+    /// (tokenizer.json files spell that out; transformers 5's vocab + merges build has them too).
     private let patternKeepsSpecialTexts: Bool
 
     /// Pre-token → ids, for words of at most `maxCachedWordBytes` UTF-8 bytes; emptied when it
@@ -44,7 +44,7 @@ public final class CLIPTokenizer: Sendable {
     ///     exactly (so with SD 1.x's pad `<|endoftext|>` only the exact lower-case EOS text is special).
     ///   - patternKeepsSpecialTexts: the pre-tokeniser pattern starts with the two special texts.
     public init(vocabulary: [String: Int], merges: [(String, String)], padToken: String = "<|endoftext|>",
-                addedTokens: [AddedToken]? = nil, patternKeepsSpecialTexts: Bool = false, origin: String = "<memory>") throws {
+                addedTokens: [AddedToken]? = nil, patternKeepsSpecialTexts: Bool = true, origin: String = "<memory>") throws {
         guard let bos = vocabulary["<|startoftext|>"], let eos = vocabulary["<|endoftext|>"] else {
             throw TokenizerError(.missingToken, path: origin, message: "the vocabulary lacks <|startoftext|> or <|endoftext|>; this is not a CLIP tokenizer")
         }
@@ -172,10 +172,15 @@ public final class CLIPTokenizer: Sendable {
         while i < end {
             let c = scalars[i]
             if keepSpecialTexts, c == "<" {
-                // The pattern's first alternatives: the special token texts stay one piece (then go through BPE).
+                // The pattern's first alternatives keep a special token text as one piece; the ByteLevel
+                // pre-tokeniser after it (use_regex, GPT-2's pattern) splits that piece again into `<|`, the
+                // letters and `|>`, so what BPE sees differs from the plain pattern only in where the piece ends
+                // (`<|startoftext|>>` gives `|>`, `>`; without the alternatives `|>>`).
                 let piece = specialPieces.first { end - i >= $0.count && scalars[i..<(i + $0.count)].elementsEqual($0) }
                 if let piece {
-                    words.append(word(i..<(i + piece.count)))
+                    words.append(word(i..<(i + 2)))
+                    words.append(word((i + 2)..<(i + piece.count - 2)))
+                    words.append(word((i + piece.count - 2)..<(i + piece.count)))
                     i += piece.count
                     continue
                 }

@@ -10,6 +10,8 @@ public struct SingleFileCheckpoint: Sendable {
     public let unetConfig: UNetConfig
     public let vaeConfig: VAEConfig
     public let textConfig: CLIPTextConfig
+    /// The text encoder is SD 2.x's OpenCLIP tower (`cond_stage_model.model.*`), converted at load.
+    public let isOpenCLIP: Bool
 
     static let unetPrefix = "model.diffusion_model."
     static let vaePrefix = "first_stage_model."
@@ -52,7 +54,8 @@ public struct SingleFileCheckpoint: Sendable {
         // SD 1.x checkpoints use 8 heads everywhere; SD 2.x (linear projections) uses 64-wide heads.
         let heads = channels.map { linearProj ? max(1, $0 / 64) : 8 }
         let inConv = try shape("\(u)input_blocks.0.0.weight")
-        unetConfig = UNetConfig(sampleSize: 64, inChannels: inConv[1], outChannels: try shape("\(u)out.2.weight")[0],
+        // SD 2.x (OpenCLIP) single files default to 768 × 768 (sample 96), as diffusers' SD 2.1 config.
+        unetConfig = UNetConfig(sampleSize: names.contains(Self.openCLIPPrefix + "token_embedding.weight") ? 96 : 64, inChannels: inConv[1], outChannels: try shape("\(u)out.2.weight")[0],
                                 blockOutChannels: channels, downHasAttention: downAttn, upHasAttention: upAttn,
                                 layersPerBlock: perLevel, heads: heads, crossAttentionDim: crossDim, normGroups: 32,
                                 linearProjection: linearProj)
@@ -128,10 +131,16 @@ public struct SingleFileCheckpoint: Sendable {
         }
         vae = RenamedWeights(base: source, map: vaeMap)
 
-        // ---- Text encoder (names after the prefix equal transformers' text_model.*).
+        // ---- Text encoder: SD 2.x's OpenCLIP tower, converted; else CLIP (names after the prefix equal transformers').
+        if names.contains(Self.openCLIPPrefix + "token_embedding.weight") {
+            (textEncoder, textConfig) = try Self.openCLIPText(source: source, names: names, shape: shape)
+            isOpenCLIP = true
+            return
+        }
+        isOpenCLIP = false
         guard let textPrefix = Self.textPrefixes.first(where: { p in names.contains { $0.hasPrefix(p + "embeddings.token_embedding") } }) else {
             throw ModelError(code: .missingTensor, origin: origin, tensor: "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
-                             message: "the checkpoint has no CLIP text encoder (SD 2.x OpenCLIP checkpoints are not supported as single files; use a diffusers folder)")
+                             message: "the checkpoint has no text encoder (neither CLIP cond_stage_model.transformer.* nor OpenCLIP cond_stage_model.model.*)")
         }
         var textMap: [String: String] = [:]
         for name in names where name.hasPrefix(textPrefix) && !name.hasSuffix("position_ids") {
@@ -144,6 +153,47 @@ public struct SingleFileCheckpoint: Sendable {
                                     intermediateSize: try shape(textPrefix + "encoder.layers.0.mlp.fc1.weight")[0],
                                     layers: textLayers, heads: max(1, tok[1] / 64),
                                     maxPositions: try shape(textPrefix + "embeddings.position_embedding.weight")[0])
+    }
+
+    static let openCLIPPrefix = "cond_stage_model.model."
+
+    /// SD 2.x's OpenCLIP ViT-H text tower as transformers' `CLIPTextModel`, as diffusers' `convert_open_clip_checkpoint`
+    /// converts it (loaders/single_file_utils.py): `resblocks.<i>` → `encoder.layers.<i>` with the fused
+    /// `attn.in_proj_weight`/`bias` split into q, k, v (rows 0..<D, D..<2D, 2D..<3D), `ln_1/ln_2` → `layer_norm1/2`,
+    /// `mlp.c_fc/c_proj` → `mlp.fc1/fc2`, `ln_final` → `final_layer_norm`, `positional_embedding` →
+    /// `position_embedding.weight`; the last resblock is dropped, because SD 2.x conditions on the penultimate
+    /// layer (then `ln_final`). GELU, heads = width / 64; `text_projection` and `logit_scale` are unused.
+    static func openCLIPText(source: any WeightSource, names: [String],
+                             shape: (String) throws -> [Int]) throws -> (RenamedWeights, CLIPTextConfig) {
+        let p = openCLIPPrefix
+        let blocks = Set(names.compactMap { index(after: p + "transformer.resblocks.", in: $0) }).count
+        guard blocks >= 2 else {
+            throw ModelError(code: .unsupported, origin: source.origin, tensor: p + "transformer.resblocks",
+                             message: "the OpenCLIP text tower has \(blocks) layer(s); SD 2.x uses the penultimate of at least 2")
+        }
+        let tok = try shape(p + "token_embedding.weight")
+        let width = tok[1]
+        var map: [String: String] = [
+            "text_model.embeddings.token_embedding.weight": p + "token_embedding.weight",
+            "text_model.embeddings.position_embedding.weight": p + "positional_embedding",
+            "text_model.final_layer_norm.weight": p + "ln_final.weight", "text_model.final_layer_norm.bias": p + "ln_final.bias",
+        ]
+        var slices: [String: (String, Range<Int>)] = [:]
+        let renames = [("ln_1.", "layer_norm1."), ("ln_2.", "layer_norm2."), ("attn.out_proj.", "self_attn.out_proj."),
+                       ("mlp.c_fc.", "mlp.fc1."), ("mlp.c_proj.", "mlp.fc2.")]
+        for i in 0..<(blocks - 1) {
+            let from = "\(p)transformer.resblocks.\(i).", to = "text_model.encoder.layers.\(i)."
+            for (a, b) in renames { for kind in ["weight", "bias"] { map[to + b + kind] = from + a + kind } }
+            for (n, proj) in ["q_proj", "k_proj", "v_proj"].enumerated() {
+                slices["\(to)self_attn.\(proj).weight"] = (from + "attn.in_proj_weight", (n * width)..<((n + 1) * width))
+                slices["\(to)self_attn.\(proj).bias"] = (from + "attn.in_proj_bias", (n * width)..<((n + 1) * width))
+            }
+        }
+        let config = CLIPTextConfig(vocabSize: tok[0], hiddenSize: width,
+                                    intermediateSize: try shape(p + "transformer.resblocks.0.mlp.c_fc.weight")[0],
+                                    layers: blocks - 1, heads: max(1, width / 64),
+                                    maxPositions: try shape(p + "positional_embedding")[0], activation: "gelu")
+        return (RenamedWeights(base: source, map: map, rowSlices: slices), config)
     }
 
     /// The integer right after `prefix` in `name` (`input_blocks.7.1…` → 7).

@@ -76,23 +76,42 @@ public final class RenamedWeights: WeightSource, Sendable {
     public let base: any WeightSource
     /// diffusers name → name in `base`.
     private let map: [String: String]
+    /// diffusers name → rows of a tensor in `base` (fused projections split: OpenCLIP's `in_proj_weight`).
+    private let rowSlices: [String: (String, Range<Int>)]
 
-    public init(base: any WeightSource, map: [String: String]) {
+    public init(base: any WeightSource, map: [String: String], rowSlices: [String: (String, Range<Int>)] = [:]) {
         self.base = base
         self.map = map
+        self.rowSlices = rowSlices
     }
 
     public var origin: String { base.origin }
-    public func contains(_ name: String) -> Bool { map[name].map(base.contains) ?? false }
-    public func shape(of name: String) -> [Int]? { map[name].flatMap(base.shape(of:)) }
+    public func contains(_ name: String) -> Bool {
+        if let (original, _) = rowSlices[name] { return base.contains(original) }
+        return map[name].map(base.contains) ?? false
+    }
+    public func shape(of name: String) -> [Int]? {
+        if let (original, rows) = rowSlices[name] {
+            guard var s = base.shape(of: original), let first = s.first, rows.upperBound <= first else { return nil }
+            s[0] = rows.count
+            return s
+        }
+        return map[name].flatMap(base.shape(of:))
+    }
     public func tensor(_ name: String) throws -> Tensor {
+        if let (original, rows) = rowSlices[name] {
+            guard shape(of: name) != nil else {
+                throw ModelError(code: .wrongShape, origin: origin, tensor: original, message: "has too few rows to split into \(name)")
+            }
+            return try base.tensor(original).slice(rows)
+        }
         guard let original = map[name] else {
             throw ModelError(code: .missingTensor, origin: origin, tensor: name, message: "no tensor in the checkpoint maps to it")
         }
         return try base.tensor(original)
     }
     /// The diffusers names this view offers.
-    public var names: [String] { Array(map.keys) }
+    public var names: [String] { Array(map.keys) + Array(rowSlices.keys) }
 }
 
 /// Deterministic pseudo-random weights of whatever shape a layer asks for: benchmarks of full-size
