@@ -15,6 +15,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The dashboard and HTTP API of `sdfarm serve` (FarmServer): an HTTP server on SwiftNIO.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // Already under Hummingbird; named because FarmServer uses their header names and channel address directly.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // C shims: system libraries found through pkg-config, installed by scripts/setup.
@@ -47,9 +52,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Beside the seam: the dashboard and JSON API of `sdfarm serve`, webhooks. Knows nothing of tensors.
+        .target(name: "FarmServer", dependencies: [
+            "Farm", "FarmDiffusion", "Imaging", "RenderFormat", "Basics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Thin executables.
         .executableTarget(name: "sdfarm", dependencies: [
-            "Diffusion", "Farm", "FarmDiffusion", "Imaging", "RenderFormat", "Tensor",
+            "Diffusion", "Farm", "FarmDiffusion", "FarmServer", "Imaging", "RenderFormat", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -69,6 +83,7 @@ let package = Package(
         .testTarget(name: "FarmDiffusionTests", dependencies: ["FarmDiffusion", "Farm", "Diffusion", "RenderFormat", "Imaging", "TestSupport"]),
         .testTarget(name: "RenderFormatTests", dependencies: ["RenderFormat", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "FarmServerTests", dependencies: ["FarmServer", "Farm", "Imaging", "TestSupport"]),
     ]
 )
 
