@@ -194,6 +194,11 @@ struct APIRoutes {
         let jobs: [JobQueue.JobSummary]
         let nextAfter: Int64?
         enum CodingKeys: String, CodingKey { case jobs, nextAfter = "next_after" }
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(jobs, forKey: .jobs)
+            try c.encode(nextAfter, forKey: .nextAfter)  // null on the last page, not absent
+        }
     }
 
     struct JobDetail: Encodable {
