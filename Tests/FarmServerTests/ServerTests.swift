@@ -195,3 +195,51 @@ struct ServeTests {
         #expect(try await f.request("GET", "/api/v1/jobs/\(job.id)/image").status == 404)
     }
 }
+
+@Suite("sdfarm serve webhooks", .serialized, .enabled(if: ServeFixture.available))
+struct WebhookTests {
+    @Test("a finished batch's webhook is POSTed by the serve process, retried after a failure, with the final counts")
+    func webhookRetriedThenDelivered() async throws {
+        let f = try ServeFixture()
+        // A real HTTP receiver (python3's http.server): answers 500 to the first POST and 200 after, logging bodies.
+        let log = f.scratch.path("hook.log")
+        let script = """
+            import http.server, sys
+            n = 0
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    global n
+                    n += 1
+                    body = self.rfile.read(int(self.headers['Content-Length']))
+                    open(sys.argv[1], 'a').write(str(n) + ' ' + body.decode() + '\\n')
+                    self.send_response(500 if n == 1 else 200); self.end_headers()
+                def log_message(self, *a): pass
+            s = http.server.HTTPServer(('127.0.0.1', 0), H)
+            open(sys.argv[1] + '.port', 'w').write(str(s.server_port))
+            s.serve_forever()
+            """
+        let receiver = try ProcessRunner.start(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, log])
+        defer { receiver.stop() }
+        var port: String?
+        for _ in 0..<100 where port == nil {
+            port = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { $0.isEmpty ? nil : $0 }
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let p = try #require(port)
+        let r = try await f.submit(#""prompts":["x"],"seeds":"1-2","steps":"4","sizes":"32x32","name":"hooked","webhook_url":"http://127.0.0.1:\#(p)/done""#)
+        #expect(r.status == 201, "\(r.body)")
+        // End the batch through the queue (cancel both jobs): its final counts go out.
+        _ = try f.queue.cancel(batch: 1)
+        let deadline = Date().addingTimeInterval(20)
+        var delivered = false
+        while Date() < deadline, !delivered {
+            delivered = try f.queue.db.query("SELECT webhook_delivered_at IS NOT NULL AS d FROM batches WHERE id = 1").value(0, "d") == "t"
+            if !delivered { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(delivered, "not delivered: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "no request")")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2, "\(lines)")
+        #expect(lines.last?.contains(#""cancelled":2"#) == true && lines.last?.contains(#""event":"batch.finished""#) == true, "\(lines)")
+        #expect(try f.queue.db.query("SELECT webhook_attempts FROM batches WHERE id = 1").value(0, "webhook_attempts") == "2")
+    }
+}
