@@ -18,6 +18,11 @@ let package = Package(
         // The Prometheus text format and its collector registry (counters, gauges, histograms); brings swift-atomics
         // and swift-metrics' CoreMetrics, nothing more.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The dashboard and HTTP API of `sdfarm serve` (FarmServer): an HTTP server on SwiftNIO.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // Already under Hummingbird; named because FarmServer uses their header names and channel address directly.
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // C shims: system libraries found through pkg-config, installed by scripts/setup.
@@ -59,9 +64,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // Beside the seam: the dashboard and JSON API of `sdfarm serve`, webhooks. Knows nothing of tensors.
+        .target(name: "FarmServer", dependencies: [
+            "Farm", "FarmDiffusion", "Imaging", "RenderFormat", "Basics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
         // Thin executables.
         .executableTarget(name: "sdfarm", dependencies: [
-            "Diffusion", "Farm", "FarmDiffusion", "FarmService", "Imaging", "RenderFormat", "Tensor",
+            "Diffusion", "Farm", "FarmDiffusion", "FarmServer", "FarmService", "Imaging", "RenderFormat", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -83,6 +97,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Imaging", "TestSupport"]),
         // The deployment files (container image, compose, Kubernetes, systemd) checked with the real tools.
         .testTarget(name: "DeployTests", dependencies: ["Farm", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FarmServerTests", dependencies: ["FarmServer", "Farm", "Imaging", "TestSupport"]),
     ]
 )
 

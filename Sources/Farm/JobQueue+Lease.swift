@@ -4,13 +4,14 @@ import Logging
 /// Leases: claim, heartbeat, the fenced finishes (complete, fail, cancelled, release) and rescue of expired leases.
 extension JobQueue {
     /// Claims up to `limit` due jobs (highest priority, then oldest) whose model is one of `models` (nil: any
-    /// model) and lies under one of `modelRoots` (nil: anywhere), in one statement with `FOR UPDATE SKIP LOCKED`,
+    /// model) and lies under one of `modelRoots` (nil: anywhere) and whose batch is not paused, in one statement with `FOR UPDATE SKIP LOCKED`,
     /// giving each a fresh lease of `lease` seconds and a new attempt token, and opening an attempt history row.
     public func claim(worker: String, models: [String]?, modelRoots: [String]? = nil, limit: Int, lease: Double) throws -> [ClaimedJob] {
         let modelsJSON = try models.map(Self.jsonArray)
         let rootsJSON = try modelRoots.map { try Self.jsonArray($0.map { $0.hasSuffix("/") ? $0 : $0 + "/" }) }
         let eligible = """
             state = 'queued' AND run_at <= now() AND \(Self.underRoots(6))
+                      AND batch_id <> ALL (ARRAY(SELECT id FROM batches WHERE paused))
                       AND ((last_failed_worker IS DISTINCT FROM $1 AND NOT ($1 = ANY(failed_workers)))
                            OR run_at <= now() - make_interval(secs => $5::float8))
             """

@@ -56,15 +56,21 @@ extension JobQueue {
     }
 
     /// Creates a batch and its jobs from a checked grid in one transaction and notifies idle workers.
-    /// - Throws: `PostgresError`.
-    public func submit(_ checked: CheckedGrid) throws -> Submission {
+    /// - Parameters:
+    ///   - webhook: a URL that receives the batch's final counts when it ends (checked by `validateWebhookURL`).
+    /// - Throws: `PostgresError`; `FarmError(.invalidInput)` for a bad webhook URL.
+    public func submit(_ checked: CheckedGrid, webhook: String? = nil) throws -> Submission {
+        let webhook = try webhook.map(Self.validateWebhookURL)
         let (spec, jobs) = (checked.spec, checked.jobs)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let specJSON = String(decoding: try encoder.encode(spec), as: UTF8.self)
         let jobsJSON = String(decoding: try encoder.encode(jobs), as: UTF8.self)
         return try db.transaction {
-            let batch = try db.query("INSERT INTO batches (name, spec) VALUES ($1, $2::jsonb) RETURNING id", [spec.name, specJSON])
+            let batch = try db.query("""
+                INSERT INTO batches (name, spec, webhook_url, webhook_next_at)
+                VALUES ($1, $2::jsonb, $3, CASE WHEN $3::text IS NULL THEN NULL ELSE now() END) RETURNING id
+                """, [spec.name, specJSON, webhook])
             guard let id = batch.value(0, "id").flatMap(Int64.init) else { throw PostgresError(code: .result, message: "INSERT … RETURNING id gave no id") }
             let inserted = try db.query("""
                 INSERT INTO jobs (batch_id, cell, kind, model, prompt, negative_prompt, seed, steps, sampler, cfg_scale,

@@ -18,7 +18,12 @@ public enum InitImageStore {
     /// Reads the PNG at `path` and checks it is an 8-bit picture the engine can start from.
     /// - Throws: `ModelError` naming the file when it is missing, not a PNG or 16-bit.
     public static func read(_ path: String) throws -> Prepared {
-        let bytes = try InitImage.readBytes(path: path)
+        try prepare(try InitImage.readBytes(path: path), path: path)
+    }
+
+    /// Checks PNG `bytes` (named `path` in errors; an upload has none) as `read` does.
+    /// - Throws: `ModelError` when they are not an 8-bit PNG.
+    public static func prepare(_ bytes: [UInt8], path: String) throws -> Prepared {
         let image = try InitImage.decode(bytes, path: path, strength: 1)
         let digest = SHA256.hex(SHA256.hash(bytes))
         let input = try InitImageInput(sha256: digest)

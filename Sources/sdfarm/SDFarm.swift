@@ -6,7 +6,7 @@ struct SDFarm: ParsableCommand {
         commandName: "sdfarm",
         abstract: "Stable Diffusion render farm: render locally, or submit and manage jobs in the PostgreSQL queue.",
         subcommands: [Render.self, Tokenize.self, Migrate.self, Submit.self, Status.self, Jobs.self, Show.self, Retry.self,
-                      Cancel.self, Watch.self, Workers.self, Grid.self, Prune.self, Bench.self, Doctor.self, Metrics.self]
+                      Cancel.self, Watch.self, Workers.self, Grid.self, Prune.self, Bench.self, Doctor.self, Metrics.self, Serve.self]
     )
 
     /// ArgumentParser's own main, with library errors about an input spelled with that input's flag.

@@ -1,4 +1,3 @@
-import Farm
 import Foundation
 import RenderFormat
 
@@ -10,11 +9,11 @@ import RenderFormat
 /// Built incrementally so that a batch of any size streams through it: a `Survey` sees every job once
 /// (distinct values per axis, in first-seen order), the layout is decided from it, and `place(_:)` then
 /// assigns each job its cell — rows in first-seen order, every lookup a dictionary hit.
-struct ContactSheetLayout {
-    typealias Axis = (name: String, value: @Sendable (RenderParameters) -> String)
-    static let axes: [Axis] = [
+public struct ContactSheetLayout: Sendable {
+    public typealias Axis = (name: String, value: @Sendable (RenderParameters) -> String)
+    public static let axes: [Axis] = [
         ("prompt", { $0.prompt }), ("size", { $0.sizeDescription }), ("sampler", { $0.sampler.rawValue }),
-        ("steps", { String($0.steps) }), ("cfg", { Format.number($0.cfgScale) }),
+        ("steps", { String($0.steps) }), ("cfg", { GenerationParameters.formatNumber($0.cfgScale) }),
         ("to", { if case .interpolation(let f) = $0.kind { f.target } else { "" } }),
         ("seed", { String($0.seed) }),
         ("lora", { $0.loras.map { "\(URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent):\(Format.number($0.weight))" }.joined(separator: " ") }),
@@ -23,11 +22,13 @@ struct ContactSheetLayout {
     ]
 
     /// Distinct values of every axis over the jobs seen so far, in first-seen order.
-    struct Survey {
-        private(set) var values: [[String]] = Array(repeating: [], count: ContactSheetLayout.axes.count)
+    public struct Survey: Sendable {
+        public private(set) var values: [[String]] = Array(repeating: [], count: ContactSheetLayout.axes.count)
         private var seen: [Set<String>] = Array(repeating: [], count: ContactSheetLayout.axes.count)
 
-        mutating func add(_ p: RenderParameters) {
+        public init() {}
+
+        public mutating func add(_ p: RenderParameters) {
             for (i, axis) in ContactSheetLayout.axes.enumerated() {
                 let v = axis.value(p)
                 if seen[i].insert(v).inserted { values[i].append(v) }
@@ -35,17 +36,17 @@ struct ContactSheetLayout {
         }
     }
 
-    let columnAxis: Axis?
-    let rowAxes: [Axis]
-    let columns: [String]
+    public let columnAxis: Axis?
+    public let rowAxes: [Axis]
+    public let columns: [String]
     /// Row labels in first-seen order; grows as `place(_:)` meets new combinations.
-    private(set) var rows: [String] = []
-    let title: String
+    public private(set) var rows: [String] = []
+    public let title: String
     private let columnIndex: [String: Int]
     private var rowIndex: [String: Int] = [:]
 
     /// The layout decided from a survey of every job; rows are filled in by `place(_:)`.
-    init(survey: Survey) {
+    public init(survey: Survey) {
         let all = Array(zip(Self.axes, survey.values))
         let used = all.filter { $0.1 != [""] }
         let varying = used.filter { $0.1.count > 1 }
@@ -58,7 +59,7 @@ struct ContactSheetLayout {
     }
 
     /// The layout of `all` with every row placed.
-    init(_ all: [RenderParameters]) {
+    public init(_ all: [RenderParameters]) {
         var survey = Survey()
         for p in all { survey.add(p) }
         self.init(survey: survey)
@@ -66,14 +67,14 @@ struct ContactSheetLayout {
     }
 
     /// The row labels, or one empty row when there are none.
-    var rowLabels: [String] { rows.isEmpty ? [""] : rows }
+    public var rowLabels: [String] { rows.isEmpty ? [""] : rows }
 
     static func label(_ p: RenderParameters, _ axes: [Axis]) -> String {
         axes.map { "\($0.name == "prompt" ? "" : $0.name + " ")\($0.value(p))" }.joined(separator: " / ")
     }
 
     /// The cell of `p` (row, column), adding its row when it is the first of its combination.
-    mutating func place(_ p: RenderParameters) -> (Int, Int) {
+    public mutating func place(_ p: RenderParameters) -> (Int, Int) {
         let label = Self.label(p, rowAxes)
         let r: Int
         if let known = rowIndex[label] { r = known } else {
