@@ -16,7 +16,7 @@ public struct ContactSheetLayout: Sendable {
         ("steps", { String($0.steps) }), ("cfg", { GenerationParameters.formatNumber($0.cfgScale) }),
         ("to", { if case .interpolation(let f) = $0.kind { f.target } else { "" } }),
         ("seed", { String($0.seed) }),
-        ("lora", { $0.loras.map { "\(URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent):\(Format.number($0.weight))" }.joined(separator: " ") }),
+        ("lora", { $0.loras.map { "\(URL(fileURLWithPath: $0.path).deletingPathExtension().lastPathComponent):\(GenerationParameters.formatNumber($0.weight))" }.joined(separator: " ") }),
         ("strength", { if case .img2img(_, let s) = $0.kind { String(s) } else { "" } }),
         ("t", { if case .interpolation(let f) = $0.kind { String(format: "%.3g", f.t) } else { "" } }),
     ]

@@ -96,6 +96,6 @@ public struct SubmitRequest: Decodable, Sendable {
                             initImage: picture?.reference, strengths: picture == nil ? nil : try GridParsing.strengths(strengths?.text ?? "0.75"),
                             interpolation: interpolation)
         let webhook = try webhookURL.map(JobQueue.validateWebhookURL)
-        return Checked(grid: try JobQueue.check(spec, validate: ModelChecks.validate), initImage: picture, webhookURL: webhook)
+        return Checked(grid: try JobQueue.check(spec) { try ModelChecks.validate($0, loraDirectory: nil) }, initImage: picture, webhookURL: webhook)
     }
 }
