@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Render with diffusers from the random SD 1.5 folder and save the uint8 image as .npy (for check_sd15)."""
 import argparse, numpy as np, torch
-from diffusers import StableDiffusionPipeline, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler
+from diffusers import StableDiffusionPipeline, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, DPMSolverMultistepScheduler
 
-SAMPLERS = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler}
+SAMPLERS = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler,
+            "dpmpp_2m": DPMSolverMultistepScheduler}
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True); ap.add_argument("--prompt", required=True)
 ap.add_argument("--negative-prompt", default=""); ap.add_argument("--seed", type=int, default=0)
