@@ -52,15 +52,16 @@ struct ContainerImageTests {
 
         let migrate = try Self.podman(["run", "--rm"] + Self.runLimits + env + [tag, "sdfarm", "migrate"])
         try #require(migrate.status == 0, "migrate in the image: \(migrate.stdout)\(migrate.stderr)")
+        // 600 steps (~14 s on two cores) so SIGTERM at step 5 lands mid-job (150 took 8.7 s once the kernels got faster).
         let submit = try Self.podman(["run", "--rm"] + Self.runLimits + env + mounts + [tag, "sdfarm", "submit",
             "--model", "/srv/sdfarm/models/sdfarm-shapes", "--prompt", "a red circle on a white background", "--seeds", "7",
-            "--steps", "150", "--size", "64x64", "--json"])
+            "--steps", "600", "--size", "64x64", "--json"])
         try #require(submit.status == 0, "submit in the image: \(submit.stdout)\(submit.stderr)")
 
         let container = "sdfarm-worker-\(getpid())"
         let start = try Self.podman(["run", "-d", "--name", container] + Self.runLimits + env + mounts + ["-e", "SDFARM_LOG_LEVEL=info", tag,
             "sdfarm-worker", "--storage", "/srv/sdfarm/storage", "--models-root", "/srv/sdfarm/models", "--name", "container-worker",
-            "--exit-when-idle"])
+            "--lease", "3", "--exit-when-idle"])   // heartbeats (and so the step the test waits for) every second
         try #require(start.status == 0, "worker container: \(start.stderr)")
         defer { _ = try? Self.podman(["rm", "-f", container]) }
 
