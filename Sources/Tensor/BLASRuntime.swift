@@ -24,51 +24,14 @@ public enum BLASRuntime {
         public let switched: Bool
         /// Why the runtime did or did not switch.
         public let reason: String
-        /// How long OpenBLAS's idle threads spin before they sleep (see `shortenIdleSpin`).
-        public var idleSpin: String = ""
 
         public var description: String {
             "OpenBLAS core \(activeCore) (detected \(detectedCore)\(switched ? ", switched" : "")): \(reason)"
-                + (idleSpin.isEmpty ? "" : "; idle threads: \(idleSpin)")
         }
     }
 
     /// The kernel selection, made once per process on first use; every GEMM in Tensor goes through here.
-    public static let status: Status = {
-        var status = selectKernels()
-        status.idleSpin = shortenIdleSpin()
-        return status
-    }()
-
-    /// `OPENBLAS_THREAD_TIMEOUT` sdfarm sets when the user has not: 2⁴ cycles, OpenBLAS's minimum.
-    public static let idleSpinExponent = 4
-
-    /// Makes OpenBLAS's idle threads sleep right after a BLAS call instead of spinning.
-    ///
-    /// OpenBLAS's pthread server keeps each helper thread spinning on `sched_yield` for 2²⁸ cycles (~0.1 s)
-    /// after every BLAS call. Between GEMMs sdfarm runs its own kernels (Winograd transforms, attention,
-    /// norms) on every core, and the spinning helper competed with them: 13–24 % of the samples of a U-Net
-    /// step or VAE decode profile were `sched_yield` (`perf record` on `sdfarm bench`). OpenBLAS reads
-    /// `OPENBLAS_THREAD_TIMEOUT` once at load, so this sets it, re-reads OpenBLAS's environment and restarts
-    /// its thread pool (`blas_thread_shutdown_`; the next call starts it again), before any GEMM. A value the
-    /// user set is kept. Waking a sleeping helper costs microseconds per GEMM, far below a GEMM's time here.
-    private static func shortenIdleSpin() -> String {
-        if let user = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"], !user.isEmpty {
-            return "OPENBLAS_THREAD_TIMEOUT=\(user) set by the user"
-        }
-        typealias Hook = @convention(c) () -> Void
-        typealias IntHook = @convention(c) () -> Int32
-        let handle = UnsafeMutableRawPointer(bitPattern: 0)
-        guard let readEnv = dlsym(handle, "openblas_read_env"), let shutdown = dlsym(handle, "blas_thread_shutdown_"),
-              let start = dlsym(handle, "blas_thread_init") else { return "OpenBLAS's default spin (no thread-pool hooks)" }
-        kernelLock.writing {
-            setenv("OPENBLAS_THREAD_TIMEOUT", String(idleSpinExponent), 1)
-            unsafeBitCast(readEnv, to: Hook.self)()
-            _ = unsafeBitCast(shutdown, to: IntHook.self)()
-            _ = unsafeBitCast(start, to: IntHook.self)()
-        }
-        return "sleep after 2^\(idleSpinExponent) cycles (OPENBLAS_THREAD_TIMEOUT=\(idleSpinExponent))"
-    }
+    public static let status: Status = selectKernels()
 
     /// The core whose kernels OpenBLAS uses at this moment.
     public static var activeCore: String {
