@@ -54,6 +54,73 @@ public enum BLASRuntime {
         return activeCore
     }
 
+    /// How long OpenBLAS's idle helper threads spin on `sched_yield` before they sleep.
+    public enum IdleSpin: String, Sendable {
+        /// OpenBLAS's default: 2²⁸ cycles (~0.1 s) after every BLAS call.
+        case long
+        /// 2⁴ cycles, OpenBLAS's minimum: helpers sleep right after a call.
+        case short
+
+        /// `OPENBLAS_THREAD_TIMEOUT`'s exponent for this setting.
+        var exponent: Int { self == .long ? 28 : 4 }
+
+        /// The idle spin for a model pass whose typical GEMM does `flops` operations.
+        public static func forTypicalGEMM(_ flops: Double) -> IdleSpin {
+            flops >= shortSpinGEMMFlops ? .short : .long
+        }
+    }
+
+    /// A typical GEMM of this many floating-point operations or more runs with `.short` idle spin.
+    ///
+    /// Measured on the 2-core machines (`tools/bench-deploy demo`, `sdfarm bench --components unet`): SD 1.5 at
+    /// 512² (GEMMs of ~1–10 GFLOP) ran a U-Net step 14.5 s with short spin against 19.3 s with OpenBLAS's
+    /// default, because the spinning helper competes with sdfarm's own kernels between GEMMs; the demo model
+    /// (GEMMs of ~10 MFLOP, thousands per step) took 57.2 s for the demo grid with short spin against 21.7 s,
+    /// because waking a sleeping helper costs more than such a GEMM.
+    public static let shortSpinGEMMFlops = 1.0e8
+
+    /// Sets OpenBLAS's idle spin for the next model pass (a no-op when it is already set, or when the user set
+    /// `OPENBLAS_THREAD_TIMEOUT`, which always wins).
+    ///
+    /// OpenBLAS reads `OPENBLAS_THREAD_TIMEOUT` when it starts its thread pool, so this sets the variable,
+    /// re-reads OpenBLAS's environment (`openblas_read_env`) and restarts the pool (`blas_thread_shutdown_`,
+    /// `blas_thread_init`) under the kernel lock, after running GEMMs finish. A build without these hooks keeps
+    /// its setting.
+    public static func prepare(idleSpin wanted: IdleSpin) {
+        _ = status
+        spinLock.lock()
+        defer { spinLock.unlock() }
+        guard userIdleSpin == nil, wanted != currentIdleSpin else { return }
+        typealias Hook = @convention(c) () -> Void
+        typealias IntHook = @convention(c) () -> Int32
+        let handle = UnsafeMutableRawPointer(bitPattern: 0)
+        guard let readEnv = dlsym(handle, "openblas_read_env"), let shutdown = dlsym(handle, "blas_thread_shutdown_"),
+              let start = dlsym(handle, "blas_thread_init") else { return }
+        kernelLock.writing {
+            setenv("OPENBLAS_THREAD_TIMEOUT", String(wanted.exponent), 1)
+            unsafeBitCast(readEnv, to: Hook.self)()
+            _ = unsafeBitCast(shutdown, to: IntHook.self)()
+            _ = unsafeBitCast(start, to: IntHook.self)()
+        }
+        currentIdleSpin = wanted
+    }
+
+    /// The idle spin in effect: the user's `OPENBLAS_THREAD_TIMEOUT`, or what `prepare(idleSpin:)` last set.
+    public static var idleSpinDescription: String {
+        spinLock.lock()
+        defer { spinLock.unlock() }
+        if let user = userIdleSpin { return "OPENBLAS_THREAD_TIMEOUT=\(user) (set by the user)" }
+        return "\(currentIdleSpin.rawValue) (OPENBLAS_THREAD_TIMEOUT=\(currentIdleSpin.exponent))"
+    }
+
+    private static let userIdleSpin: String? = {
+        guard let v = ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"], !v.isEmpty else { return nil }
+        return v
+    }()
+    private static let spinLock = NSLock()
+    // reason: read and written only under spinLock.
+    nonisolated(unsafe) private static var currentIdleSpin = IdleSpin.long
+
     /// Instruction-set facts about this CPU, from /proc/cpuinfo.
     public struct CPUFeatures: Sendable {
         public let vendor: String

@@ -37,7 +37,7 @@ struct Bench: ParsableCommand {
             }
             times.sort()
             results[key] = times[times.count / 2]
-            if !json { print("\(label): median \(String(format: "%.3f", times[times.count / 2])) s of \(times.map { String(format: "%.2f", $0) }.joined(separator: ", "))") }
+            if !json { print("\(label): median \(String(format: "%.3f", times[times.count / 2])) s of \(times.map { String(format: "%.2f", $0) }.joined(separator: ", ")) [OpenBLAS idle spin \(BLASRuntime.idleSpinDescription)]") }
         }
         if !json { print("\(BLASRuntime.status); kernels \(KernelPath.active.rawValue), \(Parallel.threads) threads") }
         func component(_ sub: String, _ file: String) throws -> (Weights, ConfigFile)? {

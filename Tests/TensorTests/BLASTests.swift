@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import Tensor
 
 @Suite("OpenBLAS through CBLAS")
@@ -52,5 +53,28 @@ struct BLASTests {
         #expect(BLASRuntime.decide(detected: "Prescott", cpu: zen, userSetting: nil).core == "ZEN")
         let old = BLASRuntime.CPUFeatures(vendor: "GenuineIntel", flags: ["sse2"])
         #expect(BLASRuntime.decide(detected: "Core2", cpu: old, userSetting: nil).core == nil)
+    }
+    @Test("idle spin is short for SD 1.5-size GEMMs, OpenBLAS's default for the demo model's; switching keeps GEMMs right")
+    func idleSpinFollowsGEMMSize() {
+        // SD 1.5 U-Net at 512²: batch 2, 64² latent, 320 channels, 3×3 taps. The demo model: 32 channels at 16².
+        #expect(BLASRuntime.IdleSpin.forTypicalGEMM(2 * Double(2 * 64 * 64) * 320 * 9 * 320) == .short)
+        #expect(BLASRuntime.IdleSpin.forTypicalGEMM(2 * Double(2 * 16 * 16) * 32 * 9 * 32) == .long)
+        // SD 1.5 text encoder, batch 2 × 77 tokens × 768²: short.
+        #expect(BLASRuntime.IdleSpin.forTypicalGEMM(2 * Double(2 * 77) * 768 * 768) == .short)
+
+        let n = 256
+        let a = (0..<(n * n)).map { Float(($0 * 7919) % 97) / 97 - 0.5 }
+        let b = (0..<(n * n)).map { Float(($0 * 104_729) % 89) / 89 - 0.5 }
+        var reference = [Float](repeating: 0, count: n * n)
+        BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &reference, ldc: n)
+        for spin in [BLASRuntime.IdleSpin.short, .long, .short, .long] {
+            BLASRuntime.prepare(idleSpin: spin)
+            var c = [Float](repeating: 0, count: n * n)
+            BLAS.sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+            #expect(c == reference, "after switching to \(spin): \(BLASRuntime.idleSpinDescription)")
+        }
+        if ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] == nil {
+            #expect(BLASRuntime.idleSpinDescription.hasPrefix("long"))
+        }
     }
 }

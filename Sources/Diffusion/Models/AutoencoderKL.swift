@@ -174,6 +174,7 @@ public struct AutoencoderKL: Sendable {
 
     /// Decodes raw decoder input z (latents already divided by the scaling factor) to RGB in about [−1, 1].
     public func decode(_ z: Tensor) -> Tensor {
+        prepareIdleSpin(imagePixels: z.shape[0] * z.shape[2] * z.shape[3] << (2 * (config.blockOutChannels.count - 1)))
         var h = decoder.convIn(decoder.postQuantConv(z))
         h = decoder.mid(h)
         for block in decoder.up {
@@ -181,6 +182,12 @@ public struct AutoencoderKL: Sendable {
             if let us = block.resample { h = us(Kernels.upsampleNearest(h)) }
         }
         return decoder.convOut(decoder.normOut(h, silu: true))
+    }
+
+    /// OpenBLAS's idle spin for a pass whose full-resolution 3×3 convolutions cover `imagePixels` (see `BLASRuntime`).
+    private func prepareIdleSpin(imagePixels: Int) {
+        let c = Double(config.blockOutChannels[0])
+        BLASRuntime.prepare(idleSpin: .forTypicalGEMM(2 * Double(imagePixels) * c * 9 * c))
     }
 
     /// True when the encoder weights were loaded.
@@ -192,6 +199,7 @@ public struct AutoencoderKL: Sendable {
         guard let e = encoder else {
             throw ModelError(code: .missingTensor, origin: "vae", tensor: "encoder.conv_in.weight", message: "this VAE has no encoder weights")
         }
+        prepareIdleSpin(imagePixels: x.shape[0] * x.shape[2] * x.shape[3])
         var h = e.convIn(x)
         for block in e.down {
             for r in block.resnets { h = r(h, temb: nil) }

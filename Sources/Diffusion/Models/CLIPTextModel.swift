@@ -90,6 +90,7 @@ public struct CLIPTextModel: Sendable {
         if let bad = ids.joined().first(where: { $0 < 0 || $0 >= config.vocabSize }) {
             throw ModelError(code: .badParameter, origin: "text encoder", message: "token id \(bad) is outside the vocabulary (size \(config.vocabSize)); the tokenizer does not match the text encoder")
         }
+        BLASRuntime.prepare(idleSpin: .forTypicalGEMM(2 * Double(ids.count * n) * Double(d) * Double(d)))
         var x = Tensor(shape: [ids.count, n, d]) { out in
             tokenEmbedding.withUnsafeBufferPointer { te in positionEmbedding.withUnsafeBufferPointer { pe in
                 for (b, seq) in ids.enumerated() {
