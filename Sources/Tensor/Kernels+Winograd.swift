@@ -5,8 +5,9 @@ import Foundation
 ///
 /// Per output tile of m×m pixels, F(m,3) needs (m+2)² multiplications per input/output channel pair instead
 /// of 9·m²: 2.25× fewer for F(2,3), 4× fewer for F(4,3). The element-wise products of all tiles become
-/// (m+2)² GEMMs [Cout × Cin]·[Cin × tiles] (OpenBLAS, all threads); the input and output transforms are
-/// C kernels (`CKernels`, runtime-dispatched) on every thread, with the bias added in the output transform.
+/// (m+2)² GEMMs [Cout × Cin]·[Cin × tiles] (OpenBLAS, one whole GEMM per thread: `BLAS.independent`); the
+/// input and output transforms are C kernels (`CKernels`, runtime-dispatched) on every thread, with the bias
+/// added in the output transform.
 /// Weights are transformed on the fly per call (cheap next to the GEMMs, and no second copy of the model
 /// stays in memory); tiles and output channels are processed in blocks so no scratch buffer exceeds 24 MB.
 extension Kernels {
@@ -84,7 +85,7 @@ extension Kernels {
                     while cb0 < cout {
                         let cb1 = min(cout, cb0 + coBlock), cbn = cb1 - cb0
                         if coBlock != cout { transformWeights(pw.baseAddress!, cb0, cb1) }
-                        for e in 0..<alpha2 {
+                        BLAS.independent(alpha2) { e in
                             BLAS.sgemm(m: cbn, n: tiles, k: cin, a: u + e * cbn * cin, lda: cin,
                                        b: v + e * cin * tiles, ldb: tiles, c: mm + e * cbn * tiles, ldc: tiles)
                         }

@@ -7,11 +7,11 @@ import Synchronization
 /// governs the GEMMs and everything between them: a worker told to use one thread uses one.
 public enum Parallel {
     /// Threads the kernels use.
-    public static var threads: Int { max(1, BLASRuntime.threads) }
+    public static var threads: Int { max(1, BLAS.singleThreaded.savedThreads ?? BLASRuntime.threads) }
 
     /// Calls `body(i)` for every i in 0..<count, spread over `threads` threads; items are taken in order
     /// from a shared counter, so uneven items balance. Returns when all are done.
-    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    public static func forEach(_ count: Int, threads: Int = Parallel.threads, _ body: (Int) -> Void) {
         let workers = min(threads, count)
         if workers <= 1 {
             for i in 0..<count { body(i) }

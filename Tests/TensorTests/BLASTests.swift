@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Synchronization
 import Tensor
 
 @Suite("OpenBLAS through CBLAS")
@@ -76,5 +77,32 @@ struct BLASTests {
         if ProcessInfo.processInfo.environment["OPENBLAS_THREAD_TIMEOUT"] == nil {
             #expect(BLASRuntime.idleSpinDescription.hasPrefix("long"))
         }
+    }
+    @Test("independent GEMMs, one per thread, give the products sgemm gives and leave the thread count as it was")
+    func independentGEMMsMatch() {
+        let threadsBefore = BLASRuntime.threads, parallelBefore = Parallel.threads
+        let count = 6, m = 48, n = 200, k = 64
+        let a = (0..<(count * m * k)).map { Float(($0 * 7919) % 97) / 97 - 0.5 }
+        let b = (0..<(count * k * n)).map { Float(($0 * 104_729) % 89) / 89 - 0.5 }
+        var expected = [Float](repeating: 0, count: count * m * n)
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in expected.withUnsafeMutableBufferPointer { pc in
+            for e in 0..<count {
+                BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress! + e * m * k, lda: k, b: pb.baseAddress! + e * k * n, ldb: n,
+                           c: pc.baseAddress! + e * m * n, ldc: n)
+            }
+        } } }
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: count * m * n)
+        defer { c.deallocate() }
+        let sawThreads = Mutex(Set<Int>())
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+            BLAS.independent(count) { e in
+                sawThreads.withLock { _ = $0.insert(Parallel.threads) }
+                BLAS.sgemm(m: m, n: n, k: k, a: pa.baseAddress! + e * m * k, lda: k, b: pb.baseAddress! + e * k * n, ldb: n,
+                           c: c + e * m * n, ldc: n)
+            }
+        } }
+        for i in 0..<(count * m * n) { #expect(abs(c[i] - expected[i]) <= 1e-5 * max(1, abs(expected[i])), "element \(i)") }
+        #expect(sawThreads.withLock { $0 } == [parallelBefore], "Parallel.threads inside the section is the configured count")
+        #expect(BLASRuntime.threads == threadsBefore && Parallel.threads == parallelBefore)
     }
 }
