@@ -40,7 +40,7 @@ struct WinogradTests {
 
     @Test("blocked Winograd: output channels in blocks (large Cin·Cout) and tiles in chunks (large maps) stay exact")
     func blocks() {
-        for (n, cin, cout, side) in [(1, 600, 600, 8), (1, 256, 8, 160)] {
+        for (n, cin, cout, side) in [(1, 900, 900, 6), (1, 256, 8, 160)] {
             let x = KernelTests.random([n, cin, side, side], seed: 41)
             let wt = KernelTests.random([cout, cin, 3, 3], seed: 42) * 0.05
             let b = KernelTests.random([cout], seed: 43)
@@ -48,7 +48,7 @@ struct WinogradTests {
             for algorithm in [Kernels.ConvAlgorithm.winogradF23, .winogradF43] {
                 let y = Kernels.conv2d(x, weight: wt, bias: b, stride: 1, padding: 1, algorithm: algorithm)
                 let err = Self.relativeError(y.scalars, expected)
-                #expect(err < 2e-5, "\(algorithm) \(cin)→\(cout) at \(side)²: relative error \(err)")  // observed ≤ 1.1e-5 (F43, 600 channels)
+                #expect(err < 2e-5, "\(algorithm) \(cin)→\(cout) at \(side)²: relative error \(err)")  // observed ≤ 1.1e-5 (F43, 600 channels; 900 blocks F(2,3) in 2 and F(4,3) in 3)
             }
         }
     }
