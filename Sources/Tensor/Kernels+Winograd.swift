@@ -9,7 +9,7 @@ import Foundation
 /// input and output transforms are C kernels (`CKernels`, runtime-dispatched) on every thread, with the bias
 /// added in the output transform.
 /// Weights are transformed on the fly per call (cheap next to the GEMMs, and no second copy of the model
-/// stays in memory); tiles and output channels are processed in blocks so no scratch buffer exceeds 48 MB.
+/// stays in memory); tiles and output channels are processed in blocks so no scratch buffer exceeds 40 MB.
 extension Kernels {
     /// How a convolution is computed.
     public enum ConvAlgorithm: String, Sendable, CaseIterable {
@@ -50,7 +50,7 @@ extension Kernels {
         let tilesY = (oh + m - 1) / m, tilesX = (ow + m - 1) / m
         let tileRows = n * tilesY
         let floatBudget = 4 << 20   // 16 MB for the transformed inputs and for the products
-        let weightBudget = 12 << 20 // 48 MB of transformed weights (all of a 512→512 F(4,3) layer's: 38 MB)
+        let weightBudget = 10 << 20 // 40 MB of transformed weights (a 512→512 F(4,3) layer's 38 MB are transformed once)
         // Output channels in equal blocks (multiples of 16) when all transformed weights exceed the budget.
         let coBlocks = (alpha2 * cout * cin + weightBudget - 1) / weightBudget
         let coBlock = coBlocks <= 1 ? cout : min(cout, max(16, ((cout + coBlocks - 1) / coBlocks + 15) / 16 * 16))
