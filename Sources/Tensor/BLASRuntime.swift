@@ -68,6 +68,11 @@ public enum BLASRuntime {
         public static func forTypicalGEMM(_ flops: Double) -> IdleSpin {
             flops >= shortSpinGEMMFlops ? .short : .long
         }
+
+        /// The idle spin for a pass whose typical GEMM is a 3×3 convolution over `pixels` output pixels.
+        public static func forConvolution3x3(pixels: Int, channelsIn: Int, channelsOut: Int) -> IdleSpin {
+            forTypicalGEMM(2 * Double(pixels) * Double(channelsIn) * 9 * Double(channelsOut))
+        }
     }
 
     /// A typical GEMM of this many floating-point operations or more runs with `.short` idle spin.

@@ -103,7 +103,7 @@ extension Bench {
             (1, 512, 512, latent), (1, 512, 512, latent * 2), (1, 256, 256, latent * 4), (1, 128, 128, latent * 8),
         ]
         for (n, cin, cout, side) in convs {
-            BLASRuntime.prepare(idleSpin: .forTypicalGEMM(2 * Double(n * side * side * cin) * 9 * Double(cout)))
+            BLASRuntime.prepare(idleSpin: .forConvolution3x3(pixels: n * side * side, channelsIn: cin, channelsOut: cout))
             let x = filled([n, cin, side, side], 1), w = filled([cout, cin, 3, 3], 2) * 0.05, b = filled([cout], 3)
             let t = [Kernels.ConvAlgorithm.direct, .winogradF23, .winogradF43].map { a in
                 median { _ = Kernels.conv2d(x, weight: w, bias: b, padding: 1, algorithm: a) }

@@ -58,8 +58,8 @@ struct BLASTests {
     @Test("idle spin is short for SD 1.5-size GEMMs, OpenBLAS's default for the demo model's; switching keeps GEMMs right")
     func idleSpinFollowsGEMMSize() {
         // SD 1.5 U-Net at 512²: batch 2, 64² latent, 320 channels, 3×3 taps. The demo model: 32 channels at 16².
-        #expect(BLASRuntime.IdleSpin.forTypicalGEMM(2 * Double(2 * 64 * 64) * 320 * 9 * 320) == .short)
-        #expect(BLASRuntime.IdleSpin.forTypicalGEMM(2 * Double(2 * 16 * 16) * 32 * 9 * 32) == .long)
+        #expect(BLASRuntime.IdleSpin.forConvolution3x3(pixels: 2 * 64 * 64, channelsIn: 320, channelsOut: 320) == .short)
+        #expect(BLASRuntime.IdleSpin.forConvolution3x3(pixels: 2 * 16 * 16, channelsIn: 32, channelsOut: 32) == .long)
         // SD 1.5 text encoder, batch 2 × 77 tokens × 768²: short.
         #expect(BLASRuntime.IdleSpin.forTypicalGEMM(2 * Double(2 * 77) * 768 * 768) == .short)
 

@@ -186,8 +186,8 @@ public struct AutoencoderKL: Sendable {
 
     /// OpenBLAS's idle spin for a pass whose full-resolution 3×3 convolutions cover `imagePixels` (see `BLASRuntime`).
     private func prepareIdleSpin(imagePixels: Int) {
-        let c = Double(config.blockOutChannels[0])
-        BLASRuntime.prepare(idleSpin: .forTypicalGEMM(2 * Double(imagePixels) * c * 9 * c))
+        let c = config.blockOutChannels[0]
+        BLASRuntime.prepare(idleSpin: .forConvolution3x3(pixels: imagePixels, channelsIn: c, channelsOut: c))
     }
 
     /// True when the encoder weights were loaded.

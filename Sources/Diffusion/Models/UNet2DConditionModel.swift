@@ -143,8 +143,8 @@ public struct UNet2DConditionModel: Sendable {
     public func callAsFunction(_ x: Tensor, timestep t: Float, context: Tensor, timestepCond: Tensor? = nil,
                                sharePrefix: Bool = true) -> Tensor {
         let batch = x.shape[0]
-        let c0 = Double(config.blockOutChannels[0])
-        BLASRuntime.prepare(idleSpin: .forTypicalGEMM(2 * Double(batch * x.shape[2] * x.shape[3]) * c0 * 9 * c0))
+        let c0 = config.blockOutChannels[0]
+        BLASRuntime.prepare(idleSpin: .forConvolution3x3(pixels: batch * x.shape[2] * x.shape[3], channelsIn: c0, channelsOut: c0))
         var sinusoid = timestepEmbedding(t, batch: batch)
         if let timeCondProj, let timestepCond { sinusoid = sinusoid + timeCondProj(timestepCond) }
         let emb = Kernels.silu(timeLinear2(Kernels.silu(timeLinear1(sinusoid))))
