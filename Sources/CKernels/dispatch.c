@@ -118,7 +118,8 @@ void sdk_attention_rows(const float *q, long ldq, const float *k, const float *v
     current()->attention_rows(q, ldq, k, v, ldk, o, ldo, d, nk, q0, q1, scale, causal, kt, pack);
 }
 
-long sdk_attention_scratch(int d, int nk) { return (long)d * ((nk + 127) / 128 * 128); }   // blocks of 128 keys
+// Keys and values packed [nk rounded up to a key block][d]; every path's key block is at most 128.
+long sdk_attention_scratch(int d, int nk) { return 2L * d * (nk + 128); }
 
 void sdk_group_norm(const float *x, float *out, int channels, long spatial, const float *weight,
                     const float *bias, float eps, int silu) {

@@ -2,9 +2,10 @@ internal import CKernels
 
 /// Scaled dot-product attention over interleaved heads.
 extension Kernels {
-    /// Multi-head scaled dot-product attention, fused and blocked (`CKernels`): per head, 64 query rows
-    /// at a time meet key blocks of 128 with an online softmax (running max and sum), so no score tensor
-    /// is larger than 64 × 128 floats; heads and query ranges are spread over `Parallel.threads`.
+    /// Multi-head scaled dot-product attention, fused and blocked (`CKernels`): per head, a block of query
+    /// rows (64 on AVX-512, 16 on AVX2), transposed so that each vector holds one dimension of many rows,
+    /// meets key blocks of up to 128 with an online softmax (running max and sum as vector operations), so
+    /// no score tensor is larger than 64 × 128 floats; heads and query ranges are spread over `Parallel.threads`.
     ///
     /// q [B, Nq, H·d], k and v [B, Nk, H·d] (heads interleaved in the channel dimension, as PyTorch's
     /// Linear produces them) → [B, Nq, H·d]. `causal` masks keys after the query position. Head sizes above

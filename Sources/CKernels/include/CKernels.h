@@ -49,8 +49,8 @@ void sdk_winograd_output(int m, const float *mm, long ldE, long ldC, long t0, in
 
 /// Fused blocked attention (online softmax) for one head over query rows q0..<q1.
 /// q: row i at q + i·ldq (d floats); k, v: key j at k + j·ldk, v + j·ldk; out row i at o + i·ldo.
-/// `kt` is scratch of sdk_attention_scratch(d, nk) floats (the head's keys transposed, filled when `pack` is
-/// nonzero; pass the same buffer with pack = 0 for later row ranges of the same head). causal masks keys j > i.
+/// `kt` is scratch of sdk_attention_scratch(d, nk) floats (the head's keys and values packed, filled when `pack`
+/// is nonzero; pass the same buffer with pack = 0 for later row ranges of the same head). causal masks keys j > i.
 /// d ≤ 1024.
 void sdk_attention_rows(const float *q, long ldq, const float *k, const float *v, long ldk, float *o, long ldo,
                         int d, int nk, int q0, int q1, float scale, int causal, float *kt, int pack);
