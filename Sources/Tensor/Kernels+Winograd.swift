@@ -29,13 +29,15 @@ extension Kernels {
         ProcessInfo.processInfo.environment["SDFARM_CONV"].flatMap(ConvAlgorithm.init(rawValue:))
 
     /// The algorithm `conv2d` uses for a 3×3 stride-1 layer with this output size: F(4,3) on maps of at
-    /// least 40×40, F(2,3) down to 12×12, im2col below, where the GEMMs over few tiles lose to one
-    /// im2col GEMM (measured: `sdfarm bench --components kernels`).
+    /// least 40×40 (16×16 on the AVX-512 path, whose CPUs run the 36 thinner GEMMs of F(4,3) faster than
+    /// F(2,3)'s 16 there), F(2,3) down to 12×12, im2col below, where the GEMMs over few tiles lose to one
+    /// im2col GEMM (measured per path: `sdfarm bench --components kernels`). The choice depends only on the
+    /// shape and the kernel path, so a machine renders the same seed the same way every time.
     public static func convAlgorithm(channelsIn cin: Int, channelsOut cout: Int, outHeight oh: Int, outWidth ow: Int) -> ConvAlgorithm {
         if let forced = convOverride { return forced }
         let side = min(oh, ow)
         if cin < 8 || cout < 8 { return .direct }
-        if side >= 40 { return .winogradF43 }
+        if side >= (KernelPath.active == .avx512 ? 16 : 40) { return .winogradF43 }
         if side >= 12 { return .winogradF23 }
         return .direct
     }
