@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define DECLARE(path)                                                                                           \
-    void winograd_weights_##path(int, const float *, int, int, int, float *, long);                              \
+    void winograd_weights_##path(int, const float *, int, int, int, float *, long, int);                         \
     void winograd_input_##path(int, const float *, int, int, int, int, int, int, int, float *, long, long, long); \
     void winograd_output_##path(int, const float *, long, long, long, int, int, float *, int, int, int, int,      \
                                 const float *);                                                                 \
@@ -25,7 +25,7 @@ DECLARE(avx512)
 #endif
 
 typedef struct {
-    void (*winograd_weights)(int, const float *, int, int, int, float *, long);
+    void (*winograd_weights)(int, const float *, int, int, int, float *, long, int);
     void (*winograd_input)(int, const float *, int, int, int, int, int, int, int, float *, long, long, long);
     void (*winograd_output)(int, const float *, long, long, long, int, int, float *, int, int, int, int, const float *);
     void (*attention_rows)(const float *, long, const float *, const float *, long, float *, long, int, int, int, int,
@@ -99,8 +99,8 @@ const char *sdk_path_name(sdk_path path) {
 
 static inline const table *current(void) { return &tables[sdk_active_path()]; }
 
-void sdk_winograd_weights(int m, const float *w, int cin, int co0, int co1, float *u, long ldE) {
-    current()->winograd_weights(m, w, cin, co0, co1, u, ldE);
+void sdk_winograd_weights(int m, const float *w, int cin, int co0, int co1, float *u, long ldE, int stream) {
+    current()->winograd_weights(m, w, cin, co0, co1, u, ldE, stream);
 }
 
 void sdk_winograd_input(int m, const float *x, int H, int W, int pad, int c0, int c1, int ty, int tilesX,

@@ -33,7 +33,8 @@ const char *sdk_path_name(sdk_path path);
 
 /// Winograd F(m, 3) for m = 2 or 4: transforms 3×3 weights w [cout][cin][3][3], output channels
 /// co0..<co1, into u [(m+2)²][co1-co0][cin] (element stride ldE between the (m+2)² matrices).
-void sdk_winograd_weights(int m, const float *w, int cin, int co0, int co1, float *u, long ldE);
+/// `stream` nonzero writes u with non-temporal stores (for transformed weights larger than the caches).
+void sdk_winograd_weights(int m, const float *w, int cin, int co0, int co1, float *u, long ldE, int stream);
 
 /// Input transform of one tile row. `x` points at channel 0 of one image [C][H][W]; channels c0..<c1 of
 /// tile row `ty` (tiles of m×m outputs, tilesX per row, zero padding `pad`) are written to
