@@ -15,8 +15,7 @@
     void group_norm_##path(const float *, float *, int, long, const float *, const float *, float, int);         \
     void layer_norm_##path(const float *, float *, long, int, const float *, const float *, float);              \
     void geglu_##path(const float *, float *, long, int);                                                       \
-    void add_row_bias_##path(const float *, float *, long, const float *, int);                                \
-    void conv3x3_few_##path(const float *, int, int, int, int, const float *, int, const float *, float *, int, int);
+    void add_row_bias_##path(const float *, float *, long, const float *, int);
 
 DECLARE(portable)
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,11 +34,10 @@ typedef struct {
     void (*layer_norm)(const float *, float *, long, int, const float *, const float *, float);
     void (*geglu)(const float *, float *, long, int);
     void (*add_row_bias)(const float *, float *, long, const float *, int);
-    void (*conv3x3_few)(const float *, int, int, int, int, const float *, int, const float *, float *, int, int);
 } table;
 
 #define TABLE(path) { winograd_weights_##path, winograd_input_##path, winograd_output_##path, attention_rows_##path, group_norm_##path, \
-                      layer_norm_##path, geglu_##path, add_row_bias_##path, conv3x3_few_##path }
+                      layer_norm_##path, geglu_##path, add_row_bias_##path }
 
 static const table tables[3] = {
     TABLE(portable),
@@ -136,9 +134,4 @@ void sdk_geglu(const float *x, float *out, long rows, int n) { current()->geglu(
 
 void sdk_add_row_bias(const float *x, float *out, long count, const float *bias, int n) {
     current()->add_row_bias(x, out, count, bias, n);
-}
-
-void sdk_conv3x3_few(const float *x, int cin, int H, int W, int pad, const float *w, int cout, const float *bias,
-                     float *y, int oy0, int oy1) {
-    current()->conv3x3_few(x, cin, H, W, pad, w, cout, bias, y, oy0, oy1);
 }

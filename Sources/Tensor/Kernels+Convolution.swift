@@ -1,5 +1,3 @@
-internal import CKernels
-
 /// Convolutions: im2col + `cblas_sgemm`.
 extension Kernels {
     /// 2-D convolution, NCHW, weight [Cout, Cin, kh, kw], zero padding (top/left `padding`,
@@ -22,9 +20,6 @@ extension Kernels {
         if kh == 3 && kw == 3 && stride == 1 && extraPadEnd == 0 && padding <= 1 {
             let chosen = algorithm ?? convAlgorithm(channelsIn: cin, channelsOut: cout, outHeight: oh, outWidth: ow)
             if chosen != .direct { return winogradConv3x3(x, weight: weight, bias: bias, padding: padding, algorithm: chosen) }
-            if algorithm == nil && convOverride == nil && cout <= 4 {
-                return fewChannelsConv3x3(x, weight: weight, bias: bias, padding: padding)
-            }
         }
         let kdim = cin * kh * kw
         let plane = oh * ow
@@ -80,29 +75,6 @@ extension Kernels {
                     }
                 }
             } }
-        }
-        return y
-    }
-
-    /// 3×3 stride-1 convolution with at most 4 output channels (the U-Net's and the VAE's output layers),
-    /// computed directly in `CKernels`, output rows in parallel: the im2col of the VAE's 128→3 layer at 512²
-    /// would write 1.2 GB of columns for a GEMM with 3 rows.
-    static func fewChannelsConv3x3(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int) -> Tensor {
-        let n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3], cout = weight.shape[0]
-        precondition(cout <= 4 && weight.shape == [cout, cin, 3, 3] && padding <= 1, "fewChannelsConv3x3: \(x.shape) \(weight.shape)")
-        let oh = h + 2 * padding - 2, ow = w + 2 * padding - 2
-        var y = Tensor(uninitializedShape: [n, cout, oh, ow])
-        let rowsPerItem = max(1, min(oh, 8))
-        let items = (oh + rowsPerItem - 1) / rowsPerItem
-        y.withUnsafeMutableBufferPointer { py in
-            x.withUnsafeBufferPointer { px in weight.withUnsafeBufferPointer { pw in withOptionalPointer(bias) { pb in
-                Parallel.forEach(n * items) { item in
-                    let b = item / items, r0 = (item % items) * rowsPerItem
-                    sdk_conv3x3_few(px.baseAddress! + b * cin * h * w, Int32(cin), Int32(h), Int32(w), Int32(padding),
-                                    pw.baseAddress!, Int32(cout), pb, py.baseAddress! + b * cout * oh * ow,
-                                    Int32(r0), Int32(min(oh, r0 + rowsPerItem)))
-                }
-            } } }
         }
         return y
     }

@@ -73,11 +73,6 @@ void sdk_geglu(const float *x, float *out, long rows, int n);
 /// out[i] = x[i] + bias[i % n] for count floats (n divides count); in place allowed.
 void sdk_add_row_bias(const float *x, float *out, long count, const float *bias, int n);
 
-/// 3×3 stride-1 convolution of one image x [cin][H][W] with zero padding `pad` (0 or 1) and at most 4 output
-/// channels (w [cout][cin][3][3], bias NULL or [cout]): output rows oy0..<oy1 of y [cout][OH][OW], directly.
-void sdk_conv3x3_few(const float *x, int cin, int H, int W, int pad, const float *w, int cout, const float *bias,
-                     float *y, int oy0, int oy1);
-
 #ifdef __cplusplus
 }
 #endif
