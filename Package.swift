@@ -34,13 +34,15 @@ let package = Package(
         .target(name: "Basics"),
         // CPU kernels in C, one source compiled for the portable, AVX2+FMA and AVX-512 paths and chosen at run time.
         .target(name: "CKernels", exclude: ["kernels.inc"]),
+        // SHA-256's compression function in C: the x86 SHA extensions where the CPU has them, portable C elsewhere.
+        .target(name: "CSHA256"),
         // Numeric core: tensors and CPU kernels. Knows nothing of models, PostgreSQL or files.
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         // 8-bit RGB images, PNG through libpng, contact sheets.
         .target(name: "Imaging", dependencies: ["CLibPNG", "Basics"]),
         // What a render is, in words both sides share without tensors: sampler names, the A1111 `parameters`
         // text, the limits of every render parameter, SHA-256, cancellation.
-        .target(name: "RenderFormat", dependencies: ["Basics"]),
+        .target(name: "RenderFormat", dependencies: ["Basics", "CSHA256"]),
         // Stable Diffusion: weights, tokenizer, text encoder, UNet, VAE, samplers, RNG, pipeline.
         .target(name: "Diffusion", dependencies: [
             "Tensor", "Imaging", "RenderFormat", "Basics",

@@ -1,21 +1,21 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+internal import CSHA256
 
-/// SHA-256 (FIPS 180-4), incremental, for model hashes.
+/// SHA-256 (FIPS 180-4), incremental, for model hashes. The compression function is C (`CSHA256`): the
+/// x86 SHA extensions where the CPU has them (1.24 GB/s against 164 MB/s for the portable code on an AMD EPYC
+/// core: a 2 GB checkpoint in under 2 s instead of 12),
+/// portable code elsewhere or under `SDFARM_KERNELS=portable`.
 public struct SHA256: Sendable {
-    private static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-    ]
+    /// Which compression function a hasher runs.
+    public enum Implementation: Sendable, CaseIterable {
+        case portable, shaExtensions
+
+        /// What this process uses by default.
+        public static var active: Implementation { sdfarm_sha256_active() == SDFARM_SHA256_SHA_EXTENSIONS ? .shaExtensions : .portable }
+        /// The implementations this CPU can run.
+        public static var supported: [Implementation] { sdfarm_sha256_has_extensions() != 0 ? [.portable, .shaExtensions] : [.portable] }
+
+        var c: sdfarm_sha256_impl { self == .shaExtensions ? SDFARM_SHA256_SHA_EXTENSIONS : SDFARM_SHA256_PORTABLE }
+    }
 
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
@@ -23,7 +23,16 @@ public struct SHA256: Sendable {
     private var buffered = 0
     private var length: UInt64 = 0
 
-    public init() {}
+    private let implementation: Implementation
+
+    /// A hasher on `Implementation.active`.
+    public init() { implementation = .active }
+
+    /// A hasher on a named implementation, which must be in `Implementation.supported`.
+    public init(implementation: Implementation) {
+        precondition(Implementation.supported.contains(implementation), "SHA256: \(implementation) is not supported by this CPU")
+        self.implementation = implementation
+    }
 
     /// Feeds bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
@@ -38,14 +47,15 @@ public struct SHA256: Sendable {
             remaining -= take
             if buffered == 64 {
                 let copy = buffer
-                copy.withUnsafeBytes { compress($0.baseAddress!) }
+                copy.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }
                 buffered = 0
             }
         }
-        while remaining >= 64 {
-            compress(p)
-            p += 64
-            remaining -= 64
+        if remaining >= 64 {
+            let blocks = remaining / 64
+            compress(p, blocks: blocks)
+            p += 64 * blocks
+            remaining -= 64 * blocks
         }
         if remaining > 0 {
             buffer.withUnsafeMutableBytes { b in b.baseAddress!.copyMemory(from: p, byteCount: remaining) }
@@ -82,30 +92,12 @@ public struct SHA256: Sendable {
         return String(digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
-    @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
-
-    private mutating func compress(_ block: UnsafeRawPointer) {
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            for i in 0..<16 { w[i] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
-            for i in 16..<64 {
-                let s0 = Self.rotr(w[i - 15], 7) ^ Self.rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-                let s1 = Self.rotr(w[i - 2], 17) ^ Self.rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-                w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, hh) = h
-            Self.k.withUnsafeBufferPointer { k in
-                for i in 0..<64 {
-                    let s1 = Self.rotr(e, 6) ^ Self.rotr(e, 11) ^ Self.rotr(e, 25)
-                    let choice = (e & f) ^ (~e & g)
-                    let t1 = hh &+ s1 &+ choice &+ k[i] &+ w[i]
-                    let s0 = Self.rotr(a, 2) ^ Self.rotr(a, 13) ^ Self.rotr(a, 22)
-                    let majority = (a & b) ^ (a & c) ^ (b & c)
-                    let t2 = s0 &+ majority
-                    hh = g; g = f; f = e; e = d &+ t1
-                    d = c; c = b; b = a; a = t1 &+ t2
-                }
-            }
-            h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d, h.4 &+ e, h.5 &+ f, h.6 &+ g, h.7 &+ hh)
+    /// Feeds `blocks` whole 64-byte blocks through the chosen compression function (`CSHA256`).
+    private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
+        let implementation = self.implementation
+        withUnsafeMutableBytes(of: &h) { state in
+            sdfarm_sha256_blocks_with(implementation.c, state.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                                      data.assumingMemoryBound(to: UInt8.self), blocks)
         }
     }
 }

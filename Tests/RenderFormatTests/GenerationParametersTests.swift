@@ -4,20 +4,24 @@ import RenderFormat
 import TestSupport
 
 @Suite struct GenerationParametersTests {
-    @Test("SHA-256 matches the FIPS test vectors", arguments: [
+    @Test("SHA-256 matches the FIPS test vectors on every implementation this CPU runs", arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
         ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
         ("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
          "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"),
-    ])
-    func sha256MatchesTheFIPSTestVectors(message: String, digest: String) {
+    ], SHA256.Implementation.supported)
+    func sha256MatchesTheFIPSTestVectors(vector: (message: String, digest: String), implementation: SHA256.Implementation) {
+        let (message, digest) = vector
+        var hasher = SHA256(implementation: implementation)
+        hasher.update(Array(message.utf8))
+        #expect(SHA256.hex(hasher.finalize()) == digest)
         #expect(SHA256.hex(SHA256.hash(Array(message.utf8))) == digest)
     }
 
-    @Test("SHA-256 of a million 'a's fed in odd chunks matches")
-    func sha256OfAMillionAsFedInOddChunksMatches() {
-        var hasher = SHA256()
+    @Test("SHA-256 of a million 'a's fed in odd chunks matches", arguments: SHA256.Implementation.supported)
+    func sha256OfAMillionAsFedInOddChunksMatches(implementation: SHA256.Implementation) {
+        var hasher = SHA256(implementation: implementation)
         let block = [UInt8](repeating: UInt8(ascii: "a"), count: 997)
         var fed = 0
         while fed < 1_000_000 {
@@ -26,6 +30,24 @@ import TestSupport
             fed += n
         }
         #expect(SHA256.hex(hasher.finalize()) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+    }
+
+    @Test("the SHA extensions and the portable code agree on every length up to 300 bytes and on 1 MB of noise")
+    func shaExtensionsAgreeWithThePortableCode() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let noise = (0..<(1 << 20)).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        for length in Array(0...300) + [noise.count] {
+            let message = Array(noise.prefix(length))
+            let digests = SHA256.Implementation.supported.map { implementation in
+                var hasher = SHA256(implementation: implementation)
+                hasher.update(message)
+                return SHA256.hex(hasher.finalize())
+            }
+            #expect(Set(digests).count == 1, "length \(length): \(digests)")
+        }
     }
 
     @Test("the model hash is the first ten hex digits of the file's SHA-256")

@@ -118,12 +118,13 @@ public final class StableDiffusionModel: Sendable {
         let schedulerPath = sub("scheduler/scheduler_config.json")
         let scheduler = FileManager.default.fileExists(atPath: schedulerPath) ? try SchedulerConfig.load(path: schedulerPath) : SchedulerConfig.stableDiffusion15
         let tokenizer = try CLIPTokenizer.load(directory: sub("tokenizer"))
+        let hashing = ModelHashing(path: unetFile.path)
         return StableDiffusionModel(
             path: path, name: URL(fileURLWithPath: path).standardized.lastPathComponent, tokenizer: tokenizer,
             textEncoder: try CLIPTextModel(config: textConfig, weights: Weights(textFile)),
             unet: try UNet2DConditionModel(config: unetConfig, weights: Weights(unetFile)),
             vae: try AutoencoderKL(config: vaeConfig, weights: Weights(vaeFile)),
-            schedulerConfig: scheduler, hash: try GenerationParameters.modelHash(path: unetFile.path),
+            schedulerConfig: scheduler, hash: try hashing.wait(),
             unetWeights: (unetFile, unetFile.names), textWeights: (textFile, textFile.names))
     }
 
@@ -135,6 +136,7 @@ public final class StableDiffusionModel: Sendable {
             throw ModelError(code: .missingFile, origin: path,
                              message: "single-file checkpoints need the CLIP vocabulary (weights/clip, vocab.json + merges.txt); set SDFARM_CLIP_VOCAB to its folder")
         }
+        let hashing = ModelHashing(path: path)
         return StableDiffusionModel(
             path: path, name: URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent,
             // SD 2.x (OpenCLIP) pads with '!' (id 0), as its diffusers tokenizer does.
@@ -142,7 +144,7 @@ public final class StableDiffusionModel: Sendable {
             textEncoder: try CLIPTextModel(config: checkpoint.textConfig, weights: Weights(checkpoint.textEncoder)),
             unet: try UNet2DConditionModel(config: checkpoint.unetConfig, weights: Weights(checkpoint.unet)),
             vae: try AutoencoderKL(config: checkpoint.vaeConfig, weights: Weights(checkpoint.vae)),
-            schedulerConfig: checkpoint.isOpenCLIP ? .stableDiffusion21 : .stableDiffusion15, hash: try GenerationParameters.modelHash(path: path),
+            schedulerConfig: checkpoint.isOpenCLIP ? .stableDiffusion21 : .stableDiffusion15, hash: try hashing.wait(),
             unetWeights: (checkpoint.unet, checkpoint.unet.names), textWeights: (checkpoint.textEncoder, checkpoint.textEncoder.names))
     }
 }
