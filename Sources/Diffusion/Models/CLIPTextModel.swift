@@ -53,7 +53,8 @@ public struct CLIPTextModel: Sendable {
     public let config: CLIPTextConfig
 
     struct Layer: Sendable {
-        let ln1: LayerNorm, q: Linear, k: Linear, v: Linear, out: Linear, ln2: LayerNorm, fc1: Linear, fc2: Linear
+        /// q, k and v projections stacked: one GEMM per layer instead of three (M is only 2 × 77 rows here).
+        let ln1: LayerNorm, qkv: Linear, out: Linear, ln2: LayerNorm, fc1: Linear, fc2: Linear
     }
 
     let tokenEmbedding: Tensor
@@ -71,8 +72,8 @@ public struct CLIPTextModel: Sendable {
         layers = try (0..<config.layers).map { i in
             let l = w["encoder.layers.\(i)"]
             return Layer(ln1: try LayerNorm(l["layer_norm1"], dim: d, eps: config.layerNormEps),
-                         q: try Linear(l["self_attn.q_proj"], in: d, out: d), k: try Linear(l["self_attn.k_proj"], in: d, out: d),
-                         v: try Linear(l["self_attn.v_proj"], in: d, out: d), out: try Linear(l["self_attn.out_proj"], in: d, out: d),
+                         qkv: .stacked(try ["q_proj", "k_proj", "v_proj"].map { try Linear(l["self_attn.\($0)"], in: d, out: d) }),
+                         out: try Linear(l["self_attn.out_proj"], in: d, out: d),
                          ln2: try LayerNorm(l["layer_norm2"], dim: d, eps: config.layerNormEps),
                          fc1: try Linear(l["mlp.fc1"], in: d, out: config.intermediateSize),
                          fc2: try Linear(l["mlp.fc2"], in: config.intermediateSize, out: d))
@@ -103,7 +104,7 @@ public struct CLIPTextModel: Sendable {
         }
         for layer in layers {
             let h = layer.ln1(x)
-            x.add(layer.out(Kernels.attention(q: layer.q(h), k: layer.k(h), v: layer.v(h), heads: config.heads, causal: true)))
+            x.add(layer.out(Kernels.attention(packedQKV: layer.qkv(h), heads: config.heads, causal: true)))
             let m = layer.fc1(layer.ln2(x))
             x.add(layer.fc2(config.activation == "gelu" ? Kernels.gelu(m) : Kernels.quickGelu(m)))
         }
