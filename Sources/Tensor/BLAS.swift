@@ -1,5 +1,5 @@
 internal import CBLAS
-import Synchronization
+import Foundation
 
 /// Thin wrappers over OpenBLAS's CBLAS interface. Every call first makes sure fast kernels are
 /// selected (see `BLASRuntime`).
@@ -27,11 +27,11 @@ public enum BLAS {
         guard threads > 1, count > 1 else { return Parallel.forEach(count, body) }
         singleThreaded.enter(restoring: threads)
         defer { singleThreaded.leave() }
-        Parallel.forEach(count, threads: threads, body)
+        Parallel.forEach(count, threads: threads) { i in SingleThreadedSection.$insideBody.withValue(true) { body(i) } }
     }
 
     /// Callers inside `independent`: OpenBLAS runs single-threaded while there is one, and gets its thread
-    /// count back when the last leaves.
+    /// count back when the last leaves; GEMMs from outside wait meanwhile (see `SingleThreadedSection`).
     static let singleThreaded = SingleThreadedSection()
 
     @usableFromInline
@@ -41,32 +41,65 @@ public enum BLAS {
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
     ) {
         _ = BLASRuntime.status
-        BLASRuntime.kernelLock.reading {
-            cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-                        beta, c, blasint(ldc))
+        let call = {
+            BLASRuntime.kernelLock.reading {
+                cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                            beta, c, blasint(ldc))
+            }
         }
+        if SingleThreadedSection.insideBody { call() } else { singleThreaded.outside(call) }
     }
 }
 
 /// A counted section during which OpenBLAS uses one thread (`BLAS.independent`).
-final class SingleThreadedSection: Sendable {
-    private let state = Mutex<(inside: Int, threads: Int)>((0, 1))
+///
+/// OpenBLAS's thread count is global, and its results can depend on it; so a GEMM from a thread outside the
+/// section (another render in the same process, as in the tests) waits until the section is left, and a
+/// section waits for such GEMMs to finish: every GEMM runs with the thread count its caller expects, and
+/// two renders in one process give the same bits. A worker renders one job at a time and never waits here.
+final class SingleThreadedSection: @unchecked Sendable {
+    // reason: every field is read and written under `condition`'s lock.
+    private let condition = NSCondition()
+    private var inside = 0, threads = 1, outsideCalls = 0
+
+    /// True on a thread while it runs a body of `BLAS.independent` (its GEMMs belong to the section).
+    @TaskLocal static var insideBody = false
 
     func enter(restoring threads: Int) {
-        state.withLock { s in
-            if s.inside == 0 { s.threads = threads; BLASRuntime.setThreads(1) }
-            s.inside += 1
-        }
+        condition.lock()
+        defer { condition.unlock() }
+        while outsideCalls > 0 { condition.wait() }
+        if inside == 0 { self.threads = threads; BLASRuntime.setThreads(1) }
+        inside += 1
     }
 
     /// The thread count OpenBLAS gets back, while the section is entered.
-    var savedThreads: Int? { state.withLock { $0.inside > 0 ? $0.threads : nil } }
+    var savedThreads: Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        return inside > 0 ? threads : nil
+    }
 
     func leave() {
-        state.withLock { s in
-            s.inside -= 1
-            if s.inside == 0 { BLASRuntime.setThreads(s.threads) }
+        condition.lock()
+        defer { condition.unlock() }
+        inside -= 1
+        if inside == 0 { BLASRuntime.setThreads(threads); condition.broadcast() }
+    }
+
+    /// Runs a GEMM from outside the section: once no section is entered, and keeping one from starting meanwhile.
+    func outside<T>(_ body: () -> T) -> T {
+        condition.lock()
+        while inside > 0 { condition.wait() }
+        outsideCalls += 1
+        condition.unlock()
+        defer {
+            condition.lock()
+            outsideCalls -= 1
+            if outsideCalls == 0 { condition.broadcast() }
+            condition.unlock()
         }
+        return body()
     }
 }
